@@ -1,0 +1,153 @@
+"""`least_squares`: SciPy's signature; validate, build the parts, run the loop."""
+import warnings
+
+import numpy as np
+
+from . import driver
+from .bounds import make_strictly_feasible
+from .executor import open_map
+from .jacobian import CallableJacobian, FiniteDifferenceJacobian
+from .losses import make_loss
+from .options import check_initial_point, check_jacobian, check_jac_sparsity, validate
+from .problem import INITIAL, BoundFunction, Problem
+from .strategies.dogbox import DogboxStrategy
+from .strategies.trf import TRFStrategy
+
+__all__ = ["least_squares"]
+
+
+def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf",
+                  ftol=1e-8, xtol=1e-8, gtol=1e-8, x_scale=None, loss="linear",
+                  f_scale=1.0, diff_step=None, tr_solver=None, tr_options=None,
+                  jac_sparsity=None, max_nfev=None, verbose=0, args=(), kwargs=None,
+                  callback=None, workers=None):
+    """Solve a nonlinear least-squares problem with bounds on the variables.
+
+    A drop-in replacement for `scipy.optimize.least_squares`: same signature,
+    defaults, result fields, status codes, messages and exceptions. Minimizes
+
+        F(x) = 0.5 * sum(rho(f_i(x)**2), i = 0, ..., m - 1)  subject to lb <= x <= ub.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x, *args, **kwargs)`` returning the residuals, shape (m,) or scalar.
+    x0 : array_like, shape (n,) or float
+        Initial guess (finite; inside the bounds).
+    jac : {'2-point', '3-point', 'cs', callable}
+        Finite-difference scheme, or ``jac(x, *args, **kwargs)`` returning a dense
+        array, a sparse matrix/array or a LinearOperator of shape (m, n).
+    bounds : 2-tuple of array_like or `scipy.optimize.Bounds`
+        Lower and upper bounds (scalars broadcast); ``±np.inf`` for none.
+    method : {'trf', 'dogbox', 'lm'}
+        Trust Region Reflective (default), dogleg with rectangular trust regions,
+        or Levenberg-Marquardt.
+    ftol, xtol, gtol : float or None
+        Tolerances on the cost change, the step and the (scaled) gradient.
+    x_scale : None, array_like or 'jac'
+        Characteristic scale of each variable; 'jac' uses the inverse norms of the
+        Jacobian's columns (running maximum).
+    loss : {'linear', 'soft_l1', 'huber', 'cauchy', 'arctan'} or callable
+        Robust loss rho(z); a callable takes z = f**2 and returns shape (3, m).
+    f_scale : float
+        Soft margin between inlier and outlier residuals.
+    diff_step : None or array_like
+        Relative finite-difference step.
+    tr_solver : {None, 'exact', 'lsmr'}
+        Trust-region subproblem solver; None picks 'exact' for dense Jacobians.
+    tr_options : dict
+        Options for LSMR (and ``regularize`` for 'trf').
+    jac_sparsity : None, array_like or sparse, shape (m, n)
+        Nonzero pattern for grouped finite differences.
+    max_nfev : None or int
+        Budget of solver evaluations (100 * n by default; finite differences
+        are not counted, as in SciPy).
+    verbose : {0, 1, 2}
+        0 silent, 1 termination report, 2 an iteration table.
+    args, kwargs : tuple and dict
+        Extra arguments of `fun` and `jac`.
+    callback : callable
+        ``callback(intermediate_result)`` or ``callback(x)`` after each
+        iteration; returning True or raising StopIteration stops (status -2).
+    workers : None, int, map-like callable or concurrent.futures.Executor
+        Runs the finite-difference evaluations of a Jacobian in parallel.
+
+    Returns
+    -------
+    LeastSquaresResult
+        SciPy's fields (x, cost, fun, jac, grad, optimality, active_mask, nfev,
+        njev, status, message, success) plus ``nit`` and ``nfev_total``.
+    """
+    opts = validate(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
+                    f_scale, diff_step, tr_solver, tr_options, jac_sparsity, max_nfev,
+                    verbose, args, kwargs)
+    if opts.method == "lm":
+        raise NotImplementedError("method='lm' is not implemented yet in lsqbox; "
+                                  "use method='trf' (the default).")
+    x0 = opts.x0
+    if opts.method == "trf":
+        x0 = make_strictly_feasible(x0, opts.lb, opts.ub)
+
+    with open_map(workers) as mapper:
+        problem = Problem(BoundFunction(fun, opts.args, opts.kwargs), mapper.map)
+        f0_raw = problem.evaluate(x0, INITIAL)
+        f0 = check_initial_point(f0_raw, x0.size, opts.method)
+        m, n = f0.size, x0.size
+        loss_obj = make_loss(opts.loss, opts.f_scale)
+        if callable(opts.loss):
+            loss_obj.rho(f0)  # raises if the callable's output has the wrong shape
+        jacobian = _jacobian_source(opts, problem, x0, f0_raw.dtype, m, n)
+        J0 = jacobian.jacobian(x0, f0)
+        tr_solver = check_jacobian(J0, m, n, opts)
+        strategy = _strategy(opts, tr_solver, x0)
+        settings = driver.Settings(ftol=opts.ftol, xtol=opts.xtol, gtol=opts.gtol,
+                                   max_nfev=opts.max_nfev, x_scale=opts.x_scale,
+                                   verbose=opts.verbose, callback=callback)
+        result = driver.run(problem, _FirstJacobian(jacobian, J0), strategy, loss_obj,
+                            x0, f0, settings)
+
+    if opts.verbose >= 1:
+        print(result.message)
+        print(f"Function evaluations {result.nfev}, initial cost "
+              f"{loss_obj.cost(f0):.4e}, final cost {result.cost:.4e}, "
+              f"first-order optimality {result.optimality:.2e}.")
+    return result
+
+
+def _jacobian_source(opts, problem, x0, f_dtype, m, n):
+    if callable(opts.jac):
+        return CallableJacobian(opts.jac, opts.args, opts.kwargs)
+    sparsity = None
+    if opts.jac_sparsity is not None:
+        sparsity = check_jac_sparsity(opts.jac_sparsity, m, n)
+    return FiniteDifferenceJacobian(problem, opts.jac, x0, opts.lb, opts.ub, f_dtype,
+                                    diff_step=opts.diff_step, sparsity=sparsity)
+
+
+def _strategy(opts, tr_solver, x0):
+    tr_options = opts.tr_options
+    if opts.method == "dogbox":
+        if tr_solver == "lsmr" and "regularize" in tr_options:
+            warnings.warn("The keyword 'regularize' in `tr_options` is not relevant "
+                          "for 'dogbox' method.", stacklevel=3)
+            tr_options = {k: v for k, v in tr_options.items() if k != "regularize"}
+        return DogboxStrategy(opts.lb, opts.ub, tr_solver, tr_options, x0)
+    return TRFStrategy(opts.lb, opts.ub, tr_solver, tr_options)
+
+
+class _FirstJacobian:
+    """Hands the driver the Jacobian already computed at x0 for validation,
+    then defers to the real source."""
+
+    def __init__(self, source, J0):
+        self.source = source
+        self.J0 = J0
+
+    def jacobian(self, x, f):
+        if self.J0 is not None:
+            J, self.J0 = self.J0, None
+            return J
+        return self.source.jacobian(x, f)
+
+    def observe(self, x_from, f_from, x_to, f_to):
+        self.source.observe(x_from, f_from, x_to, f_to)

@@ -1,0 +1,121 @@
+"""Box constraints lb <= x <= ub: feasibility, steps to the boundary, scaling.
+
+The Coleman-Li scaling vector (Coleman & Li, "An interior trust region approach
+for nonlinear minimization subject to bounds", SIAM J. Optim. 6, 1996) is
+
+    v_i = ub_i - x_i   if g_i < 0 and ub_i <  inf
+    v_i = x_i - lb_i   if g_i > 0 and lb_i > -inf
+    v_i = 1            otherwise,
+
+with dv_i = -1, +1 or 0 its derivative. First-order optimality of a bounded
+problem is ``||v * g||_inf == 0``; unbounded problems get v = 1 everywhere, so the
+same code serves both.
+"""
+import numpy as np
+
+__all__ = [
+    "in_bounds", "make_strictly_feasible", "step_size_to_bound",
+    "find_active_constraints", "cl_scaling_vector", "intersect_trust_region",
+    "has_bounds",
+]
+
+
+def has_bounds(lb, ub):
+    """True if any variable has a finite bound."""
+    return bool(np.any(np.isfinite(lb)) or np.any(np.isfinite(ub)))
+
+
+def in_bounds(x, lb, ub):
+    """Whether every component of x lies within [lb, ub]."""
+    return bool(np.all((x >= lb) & (x <= ub)))
+
+
+def make_strictly_feasible(x, lb, ub, rstep=1e-10):
+    """Shift x into the interior of the box.
+
+    Components on or beyond a bound are moved inside by the relative step
+    `rstep` (or to the nearest float inside when ``rstep == 0``); components in a
+    box too narrow for that are put in the middle.
+    """
+    x_new = x.copy()
+    active = find_active_constraints(x, lb, ub, rstep)
+    lower = np.equal(active, -1)
+    upper = np.equal(active, 1)
+    if rstep == 0:
+        x_new[lower] = np.nextafter(lb[lower], ub[lower])
+        x_new[upper] = np.nextafter(ub[upper], lb[upper])
+    else:
+        x_new[lower] = lb[lower] + rstep * np.maximum(1.0, np.abs(lb[lower]))
+        x_new[upper] = ub[upper] - rstep * np.maximum(1.0, np.abs(ub[upper]))
+    tight = (x_new < lb) | (x_new > ub)
+    x_new[tight] = 0.5 * (lb[tight] + ub[tight])
+    return x_new
+
+
+def find_active_constraints(x, lb, ub, rtol=1e-10):
+    """-1 where x is at its lower bound, +1 at its upper bound, 0 elsewhere.
+
+    "At" means within ``rtol * max(1, |bound|)``; with ``rtol == 0`` exactly.
+    """
+    active = np.zeros_like(x, dtype=int)
+    if rtol == 0:
+        active[x <= lb] = -1
+        active[x >= ub] = 1
+        return active
+    lower_dist = x - lb
+    upper_dist = ub - x
+    lower_threshold = rtol * np.maximum(1.0, np.abs(lb))
+    upper_threshold = rtol * np.maximum(1.0, np.abs(ub))
+    finite_lb = np.isfinite(lb)
+    finite_ub = np.isfinite(ub)
+    lower = finite_lb & (lower_dist <= np.minimum(upper_dist, lower_threshold))
+    upper = finite_ub & (upper_dist <= np.minimum(lower_dist, upper_threshold))
+    active[lower] = -1
+    active[upper] = 1
+    return active
+
+
+def step_size_to_bound(x, s, lb, ub):
+    """Largest t >= 0 with x + t s inside the box, and which bounds it hits.
+
+    Returns ``(t, hits)``: hits is +1/-1 for components that reach the upper/lower
+    bound at t, 0 otherwise. t is inf when the ray never leaves the box.
+    """
+    nonzero = np.nonzero(s)
+    s_nz = s[nonzero]
+    steps = np.full_like(x, np.inf)
+    with np.errstate(over="ignore"):
+        steps[nonzero] = np.maximum((lb - x)[nonzero] / s_nz, (ub - x)[nonzero] / s_nz)
+    t = np.min(steps)
+    hits = np.equal(steps, t) * np.sign(s).astype(int)
+    return t, hits
+
+
+def intersect_trust_region(x, s, Delta):
+    """Both t with ||x + t s|| = Delta (x inside the ball), t_neg <= 0 <= t_pos."""
+    a = np.dot(s, s)
+    if a == 0:
+        raise ValueError("`s` is zero.")
+    b = np.dot(x, s)
+    c = np.dot(x, x) - Delta ** 2
+    if c > 0:
+        raise ValueError("`x` is not within the trust region.")
+    # Numerically stable roots of a t^2 + 2 b t + c (Numerical Recipes' form).
+    d = np.sqrt(b * b - a * c)
+    q = -(b + np.copysign(d, b))
+    t1 = q / a
+    t2 = c / q
+    return (t1, t2) if t1 < t2 else (t2, t1)
+
+
+def cl_scaling_vector(x, g, lb, ub):
+    """Coleman-Li scaling vector v and its derivative dv (module docstring)."""
+    v = np.ones_like(x)
+    dv = np.zeros_like(x)
+    to_upper = (g < 0) & np.isfinite(ub)
+    v[to_upper] = ub[to_upper] - x[to_upper]
+    dv[to_upper] = -1.0
+    to_lower = (g > 0) & np.isfinite(lb)
+    v[to_lower] = x[to_lower] - lb[to_lower]
+    dv[to_lower] = 1.0
+    return v, dv

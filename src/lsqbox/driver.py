@@ -1,0 +1,186 @@
+"""The trust-region loop, written once for every method.
+
+The method-specific work lives in a step strategy (strategies/); the Jacobian
+comes from a Jacobian source (jacobian/); the loss is applied in one place
+(losses.py); every residual evaluation goes through the Problem (problem.py).
+
+The loop follows SciPy's semantics to the letter where users can observe them:
+``nfev`` counts the initial point and trial points, the budget is checked before
+each trial, a trial with non-finite residuals shrinks the radius to a quarter of
+the step, and a step that triggers a tolerance test is still accepted (its
+Jacobian is evaluated) before the loop ends.
+"""
+import inspect
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.linalg import norm
+
+from .linalg.operators import jac_scale
+from .problem import TRIAL
+from .strategies import Linearization
+from .termination import MESSAGES, Status, gtol_satisfied, step_tolerances
+from .result import LeastSquaresResult
+
+__all__ = ["run", "Settings"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Numbers the loop needs (validated by options.py)."""
+
+    ftol: float
+    xtol: float
+    gtol: float
+    max_nfev: int
+    x_scale: object          # ndarray or 'jac'
+    verbose: int
+    callback: object = None
+
+
+def update_radius(Delta, actual_reduction, predicted_reduction, step_norm, bound_hit):
+    """Classic radius rule: quarter the step on poor agreement, double on a
+    good step that reached the boundary. Returns (Delta_new, ratio)."""
+    if predicted_reduction > 0:
+        ratio = actual_reduction / predicted_reduction
+    elif predicted_reduction == actual_reduction == 0:
+        ratio = 1.0
+    else:
+        ratio = 0.0
+    if ratio < 0.25:
+        Delta = 0.25 * step_norm
+    elif ratio > 0.75 and bound_hit:
+        Delta *= 2.0
+    return Delta, ratio
+
+
+class _Iterate:
+    """The accepted point: true and robustified residuals, Jacobian, cost."""
+
+    def __init__(self, x, f_true, J, loss, settings, scale_inv=None):
+        self.x = x
+        self.f_true = f_true
+        self.cost = loss.cost(f_true)
+        self.J, self.f = loss.robustify(J, f_true)
+        self.g = _gradient(self.J, self.f)
+        if isinstance(settings.x_scale, str):
+            self.scale, self.scale_inv = jac_scale(self.J, scale_inv)
+        else:
+            self.scale = settings.x_scale
+            self.scale_inv = 1.0 / settings.x_scale
+
+    def linearization(self):
+        return Linearization(self.x, self.f, self.J, self.g, self.scale, self.scale_inv)
+
+
+def _gradient(J, f):
+    return np.asarray(J.T.dot(f)).ravel()
+
+
+def _print_header():
+    print("{:^15}{:^15}{:^15}{:^15}{:^15}{:^15}".format(
+        "Iteration", "Total nfev", "Cost", "Cost reduction", "Step norm", "Optimality"))
+
+
+def _print_iteration(iteration, nfev, cost, reduction, step_norm, optimality):
+    reduction = " " * 15 if reduction is None else f"{reduction:^15.2e}"
+    step_norm = " " * 15 if step_norm is None else f"{step_norm:^15.2e}"
+    print(f"{iteration:^15}{nfev:^15}{cost:^15.4e}{reduction}{step_norm}{optimality:^15.2e}")
+
+
+def wrap_callback(callback):
+    """SciPy's two callback signatures: ``callback(intermediate_result)`` when the
+    only parameter has that name, else ``callback(x)``. Returns a function of the
+    intermediate result that says whether to stop (True or StopIteration)."""
+    if callback is None:
+        return None
+    try:
+        params = list(inspect.signature(callback).parameters)
+    except (TypeError, ValueError):
+        params = []
+    wants_result = params == ["intermediate_result"]
+
+    def should_stop(intermediate):
+        try:
+            arg = intermediate if wants_result else np.copy(intermediate.x)
+            return bool(callback(arg))
+        except StopIteration:
+            return True
+
+    return should_stop
+
+
+def run(problem, jacobian, strategy, loss, x0, f0, settings):
+    """Minimize; returns a `LeastSquaresResult` (message and success included)."""
+    J0 = jacobian.jacobian(x0, f0)
+    njev = 1
+    it = _Iterate(x0, f0, J0, loss, settings)
+    Delta = strategy.initial_radius(it.linearization())
+    should_stop = wrap_callback(settings.callback)
+
+    status = None
+    iteration = 0
+    step_norm = None
+    actual_reduction = None
+    if settings.verbose == 2:
+        _print_header()
+
+    while True:
+        lin = it.linearization()
+        g_norm = strategy.optimality(lin)
+        if gtol_satisfied(g_norm, settings.gtol):
+            status = Status.GTOL
+        if settings.verbose == 2:
+            _print_iteration(iteration, problem.nfev, it.cost, actual_reduction,
+                             step_norm, g_norm)
+        if status is not None or problem.nfev >= settings.max_nfev:
+            break
+
+        strategy.prepare(lin, g_norm, Delta)
+        actual_reduction = -1.0
+        while actual_reduction <= 0 and problem.nfev < settings.max_nfev:
+            trial = strategy.propose(Delta)
+            f_new = np.asarray(problem.evaluate(trial.x_new, TRIAL), dtype=float)
+            jacobian.observe(it.x, it.f_true, trial.x_new, f_new)
+            if not np.all(np.isfinite(f_new)):
+                # An infinitely bad step: shrink and try again.
+                Delta = 0.25 * trial.step_h_norm
+                continue
+            cost_new = loss.cost(f_new)
+            actual_reduction = it.cost - cost_new
+            Delta_new, ratio = update_radius(
+                Delta, actual_reduction, trial.predicted_reduction,
+                trial.step_h_norm, strategy.bound_hit(trial, Delta))
+            step_norm = norm(trial.step)
+            status = step_tolerances(actual_reduction, it.cost, step_norm, norm(it.x),
+                                     ratio, settings.ftol, settings.xtol)
+            if status is not None:
+                break
+            strategy.radius_changed(Delta, Delta_new)
+            Delta = Delta_new
+
+        if actual_reduction > 0:
+            x_new = strategy.accept(trial)
+            J = jacobian.jacobian(x_new, f_new)
+            njev += 1
+            it = _Iterate(x_new, f_new, J, loss, settings, it.scale_inv)
+        else:
+            step_norm = 0.0
+            actual_reduction = 0.0
+        iteration += 1
+
+        if should_stop is not None:
+            intermediate = LeastSquaresResult(x=it.x, fun=it.f_true, cost=it.cost,
+                                              nit=iteration, nfev=problem.nfev)
+            if should_stop(intermediate):
+                status = Status.CALLBACK
+                break
+
+    if status is None:
+        status = Status.MAX_NFEV
+    return LeastSquaresResult(
+        x=it.x, cost=it.cost, fun=it.f_true, jac=it.J, grad=it.g,
+        optimality=g_norm, active_mask=strategy.active_mask(it.x, settings.xtol),
+        nfev=problem.nfev, njev=njev, status=int(status), message=MESSAGES[status],
+        success=status > 0, nit=iteration, nfev_total=problem.nfev_total)
+

@@ -1,0 +1,5 @@
+"""Jacobian sources: a user callable, finite differences (dense or grouped)."""
+from .callable import CallableJacobian
+from .finite_difference import FiniteDifferenceJacobian
+
+__all__ = ["CallableJacobian", "FiniteDifferenceJacobian"]

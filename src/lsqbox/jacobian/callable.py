@@ -1,0 +1,32 @@
+"""The user's ``jac(x, *args, **kwargs)`` as a Jacobian source."""
+import numpy as np
+from scipy.sparse import issparse
+from scipy.sparse.linalg import LinearOperator
+
+__all__ = ["CallableJacobian", "as_jacobian"]
+
+
+def as_jacobian(J):
+    """Normalize what a user's jac returned: CSR (of the same sparse flavour) for
+    sparse input, operators as they are, everything else a 2-d float array
+    (SciPy applies np.atleast_2d)."""
+    if issparse(J):
+        return J.tocsr().astype(float)
+    if isinstance(J, LinearOperator):
+        return J
+    return np.atleast_2d(np.asarray(J, dtype=float))
+
+
+class CallableJacobian:
+    """Calls the user's function; ignores secant information."""
+
+    def __init__(self, jac, args=(), kwargs=None):
+        self.jac_fun = jac
+        self.args = tuple(args)
+        self.kwargs = dict(kwargs or {})
+
+    def jacobian(self, x, f):
+        return as_jacobian(self.jac_fun(x, *self.args, **self.kwargs))
+
+    def observe(self, x_from, f_from, x_to, f_to):
+        """Secant information from a trial step; an exact Jacobian needs none."""

@@ -1,0 +1,1 @@
+"""Trust-region subproblems and the linear algebra under them."""

@@ -1,0 +1,62 @@
+"""The Gauss-Newton quadratic model and its restriction to a line.
+
+The model of the cost change for a step s is
+
+    q(s) = 0.5 * ||J s||^2 + 0.5 * s^T diag(d) s + g^T s,
+
+with an optional diagonal term d (the Coleman-Li correction in `trf`). Along a
+line ``s0 + t s`` it is the scalar quadratic ``a t^2 + b t + c``.
+"""
+import numpy as np
+
+__all__ = ["evaluate_quadratic", "build_quadratic_1d", "minimize_quadratic_1d"]
+
+
+def evaluate_quadratic(J, g, s, diag=None):
+    """q(s) for one step (1-D s) or for each row of a 2-D array of steps."""
+    if s.ndim == 1:
+        Js = J.dot(s)
+        q = np.dot(Js, Js)
+        if diag is not None:
+            q += np.dot(s * diag, s)
+    else:
+        Js = J.dot(s.T)
+        q = np.sum(Js ** 2, axis=0)
+        if diag is not None:
+            q += np.sum(diag * s ** 2, axis=1)
+    return 0.5 * q + np.dot(s, g)
+
+
+def build_quadratic_1d(J, g, s, diag=None, s0=None):
+    """Coefficients (a, b[, c]) of q(s0 + t s) = a t^2 + b t + c.
+
+    c is returned only when `s0` is given (it is q(s0)); otherwise s0 = 0, c = 0.
+    """
+    v = J.dot(s)
+    a = np.dot(v, v)
+    if diag is not None:
+        a += np.dot(s * diag, s)
+    a *= 0.5
+    b = np.dot(g, s)
+    if s0 is None:
+        return a, b
+    u = J.dot(s0)
+    b += np.dot(u, v)
+    c = 0.5 * np.dot(u, u) + np.dot(g, s0)
+    if diag is not None:
+        b += np.dot(s0 * diag, s)
+        c += 0.5 * np.dot(s0 * diag, s0)
+    return a, b, c
+
+
+def minimize_quadratic_1d(a, b, lb, ub, c=0.0):
+    """Minimize a t^2 + b t + c over lb <= t <= ub; returns (t, value)."""
+    candidates = [lb, ub]
+    if a != 0:
+        t_stationary = -0.5 * b / a
+        if lb < t_stationary < ub:
+            candidates.append(t_stationary)
+    t = np.asarray(candidates)
+    values = t * (a * t + b) + c
+    best = np.argmin(values)
+    return t[best], values[best]

@@ -1,0 +1,137 @@
+"""Trust-region subproblems solved from saved factors.
+
+``solve_lsq_trust_region`` finds the Levenberg-Marquardt step
+
+    p(alpha) = -(J^T J + alpha I)^{-1} J^T f,   ||p(alpha)|| = Delta,
+
+from one SVD J = U diag(s) V^T, by Moré's safeguarded Newton iteration on
+phi(alpha) = ||p(alpha)|| - Delta (J. J. Moré, "The Levenberg-Marquardt
+algorithm: implementation and theory", Numerical Analysis, LNM 630, 1978,
+section 5; also Nocedal & Wright, Numerical Optimization, algorithm 4.3).
+With the SVD, ||p(alpha)||^2 = sum (s_i (U^T f)_i / (s_i^2 + alpha))^2, so each
+trial radius costs O(n): a rejected step never refactors the Jacobian.
+
+``solve_trust_region_2d`` minimizes a 2-D quadratic in a disc: the interior
+Newton point if it is inside, otherwise the best stationary point on the circle.
+"""
+import numpy as np
+from numpy.linalg import norm
+from scipy.linalg import cho_factor, cho_solve, LinAlgError
+
+EPS = np.finfo(float).eps
+
+__all__ = ["solve_lsq_trust_region", "solve_trust_region_2d"]
+
+
+def _phi_and_derivative(alpha, suf, s, Delta):
+    """phi(alpha) = ||p(alpha)|| - Delta and its derivative."""
+    denom = s ** 2 + alpha
+    p_norm = norm(suf / denom)
+    phi = p_norm - Delta
+    phi_prime = -np.sum(suf ** 2 / denom ** 3) / p_norm
+    return phi, phi_prime
+
+
+def solve_lsq_trust_region(n, m, uf, s, V, Delta, initial_alpha=None,
+                           rtol=0.01, max_iter=10):
+    """Moré's LM parameter and step from the SVD of J.
+
+    Parameters
+    ----------
+    n, m : int
+        Number of variables and of rows of J.
+    uf : ndarray, shape (k,)
+        U^T f, with f the residual vector.
+    s : ndarray, shape (k,)
+        Singular values of J in decreasing order.
+    V : ndarray, shape (n, k)
+        Right singular vectors of J.
+    Delta : float
+        Trust-region radius.
+    initial_alpha : float or None
+        Warm start, usually the previous alpha rescaled by the radius change.
+    rtol : float
+        Accept alpha when | ||p|| - Delta | < rtol * Delta.
+
+    Returns
+    -------
+    p : ndarray, shape (n,)
+        The step.
+    alpha : float
+        The LM parameter (0 for the Gauss-Newton step inside the region).
+    n_iter : int
+        Number of Newton iterations used.
+    """
+    suf = s * uf
+    # The Gauss-Newton step exists only when J has full column rank.
+    full_rank = m >= n and s[-1] > EPS * m * s[0]
+    if full_rank:
+        p = -V.dot(uf / s)
+        if norm(p) <= Delta:
+            return p, 0.0, 0
+
+    alpha_upper = norm(suf) / Delta
+    if full_rank:
+        phi, phi_prime = _phi_and_derivative(0.0, suf, s, Delta)
+        alpha_lower = -phi / phi_prime
+    else:
+        alpha_lower = 0.0
+
+    def safeguard():
+        return max(0.001 * alpha_upper, (alpha_lower * alpha_upper) ** 0.5)
+
+    if initial_alpha is None or (not full_rank and initial_alpha == 0):
+        alpha = safeguard()
+    else:
+        alpha = initial_alpha
+
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        if alpha < alpha_lower or alpha > alpha_upper:
+            alpha = safeguard()
+        phi, phi_prime = _phi_and_derivative(alpha, suf, s, Delta)
+        if phi < 0:
+            alpha_upper = alpha
+        ratio = phi / phi_prime
+        alpha_lower = max(alpha_lower, alpha - ratio)
+        # Newton step on 1/||p|| - 1/Delta, which is nearly linear in alpha.
+        alpha -= (phi + Delta) * ratio / Delta
+        if abs(phi) < rtol * Delta:
+            break
+
+    p = -V.dot(suf / (s ** 2 + alpha))
+    # ||p|| is within rtol of Delta; put it on the boundary exactly so the
+    # radius logic sees a boundary step.
+    p *= Delta / norm(p)
+    return p, alpha, n_iter
+
+
+def solve_trust_region_2d(B, g, Delta):
+    """Minimize 0.5 p^T B p + g^T p subject to ||p|| <= Delta, p in R^2.
+
+    Returns ``(p, newton_step)``: newton_step is True when p is the unconstrained
+    minimizer (B positive definite and the Newton point inside the disc).
+    """
+    try:
+        R, lower = cho_factor(B)
+        p = -cho_solve((R, lower), g)
+        if np.dot(p, p) <= Delta ** 2:
+            return p, True
+    except LinAlgError:
+        pass
+
+    # On the circle p = Delta (2t/(1+t^2), (1-t^2)/(1+t^2)) (tangent half-angle),
+    # stationarity of the model is a quartic in t. t -> inf is p = (0, -Delta),
+    # added as a candidate since the quartic cannot represent it.
+    a = B[0, 0] * Delta ** 2
+    b = B[0, 1] * Delta ** 2
+    c = B[1, 1] * Delta ** 2
+    d = g[0] * Delta
+    f = g[1] * Delta
+    coeffs = np.array([-b + d, 2 * (a - c + f), 6 * b, 2 * (-a + c + f), -b - d])
+    t = np.roots(coeffs)
+    t = np.real(t[np.isreal(t)])
+    p = Delta * np.vstack((2 * t / (1 + t ** 2), (1 - t ** 2) / (1 + t ** 2)))
+    p = np.hstack((p, [[0.0], [-Delta]]))
+    value = 0.5 * np.sum(p * B.dot(p), axis=0) + np.dot(g, p)
+    return p[:, np.argmin(value)], False

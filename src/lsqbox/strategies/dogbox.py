@@ -1,0 +1,106 @@
+"""Dogleg with rectangular trust regions (Voglis & Lagaris, 2004).
+
+The trust region is a box ``|s_i| <= Delta * scale_i`` (the infinity norm in
+scaled variables), so its intersection with the bounds is again a box. Variables
+on a bound whose gradient pushes them outward form the active set and are held
+fixed; the Gauss-Newton step is computed over the free variables (dense
+least squares, or LSMR on the masked operator) and combined with the Cauchy
+step by a dogleg in the box (linalg/dogleg.py). Iterates may sit exactly on the
+bounds; `on_bound` records which.
+
+Not recommended for rank-deficient Jacobians (the Gauss-Newton step is then a
+minimum-norm solution that can be poor), as SciPy's documentation says too.
+"""
+import numpy as np
+from numpy.linalg import norm
+from scipy.linalg import lstsq
+from scipy.sparse.linalg import aslinearoperator, lsmr
+
+from ..linalg.dogleg import dogleg_step
+from ..linalg.operators import masked_scaled_operator
+from ..linalg.quadratic import build_quadratic_1d, evaluate_quadratic
+from . import Trial
+
+__all__ = ["DogboxStrategy"]
+
+
+class DogboxStrategy:
+    """Dogbox steps (see the module docstring)."""
+
+    def __init__(self, lb, ub, tr_solver, tr_options, x0):
+        self.lb = lb
+        self.ub = ub
+        self.tr_solver = tr_solver
+        self.lsmr_options = dict(tr_options)
+        self.on_bound = np.zeros_like(x0, dtype=int)
+        self.on_bound[np.equal(x0, lb)] = -1
+        self.on_bound[np.equal(x0, ub)] = 1
+
+    def initial_radius(self, lin):
+        Delta = norm(lin.x * lin.scale_inv, ord=np.inf)
+        return Delta if Delta != 0 else 1.0
+
+    def _free_gradient(self, lin):
+        active = self.on_bound * lin.g < 0
+        g = lin.g.copy()
+        g[active] = 0.0
+        return g, active
+
+    def optimality(self, lin):
+        """||g||_inf over the variables not held at a bound."""
+        g, _ = self._free_gradient(lin)
+        return norm(g, ord=np.inf)
+
+    def prepare(self, lin, g_norm, Delta):
+        g, active = self._free_gradient(lin)
+        free = ~active
+        self.lin = lin
+        self.free = free
+        self.g = g
+        self.g_free = g[free]
+        self.scale_free = lin.scale[free]
+        if self.tr_solver == "exact":
+            self.J_free = lin.J[:, free]
+            self.newton_step = lstsq(self.J_free, -lin.f, check_finite=False)[0]
+            self.a, self.b = build_quadratic_1d(self.J_free, self.g_free, -self.g_free)
+        else:
+            self.Jop = aslinearoperator(lin.J)
+            op = masked_scaled_operator(self.Jop, lin.scale, active)
+            self.newton_step = -lsmr(op, lin.f, **self.lsmr_options)[0][free] * self.scale_free
+            self.a, self.b = build_quadratic_1d(self.Jop, g, -g)
+
+    def propose(self, Delta):
+        lin, free = self.lin, self.free
+        step_free, on_bound_free, tr_hit = dogleg_step(
+            lin.x[free], self.newton_step, self.g_free, self.a, self.b,
+            Delta * self.scale_free, self.lb[free], self.ub[free])
+        step = np.zeros_like(lin.x)
+        step[free] = step_free
+        if self.tr_solver == "exact":
+            predicted = -evaluate_quadratic(self.J_free, self.g_free, step_free)
+        else:
+            predicted = -evaluate_quadratic(self.Jop, self.g, step)
+        x_new = np.clip(lin.x + step, self.lb, self.ub)
+        return Trial(x_new=x_new, step=step,
+                     step_h_norm=norm(step * lin.scale_inv, ord=np.inf),
+                     predicted_reduction=predicted, tr_hit=tr_hit,
+                     on_bound=on_bound_free)
+
+    def radius_changed(self, Delta_old, Delta_new):
+        """Dogleg steps carry no state that depends on the radius."""
+
+    def bound_hit(self, trial, Delta):
+        return trial.tr_hit
+
+    def accept(self, trial):
+        """Record which bounds the step reached and put x exactly on them."""
+        self.on_bound[self.free] = trial.on_bound
+        x = trial.x_new.copy()
+        lower = self.on_bound == -1
+        upper = self.on_bound == 1
+        x[lower] = self.lb[lower]
+        x[upper] = self.ub[upper]
+        return x
+
+    def active_mask(self, x, xtol):
+        return self.on_bound.copy()

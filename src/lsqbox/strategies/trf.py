@@ -1,0 +1,205 @@
+"""Trust Region Reflective (Branch, Coleman & Li, "A subspace, interior, and
+conjugate gradient method for large-scale bound-constrained minimization
+problems", SIAM J. Sci. Comput. 21, 1999).
+
+Notation: v, dv is the Coleman-Li scaling vector (bounds.py) and D = diag(v^0.5)
+combined with the user's scale, d = v^0.5 * scale. In the scaled variables
+x = d * x_h the first-order conditions of the bounded problem become those of an
+unconstrained one, and the trust-region subproblem is
+
+    min_p_h  0.5 ||J_h p_h + f||^2 + 0.5 p_h^T diag(g * dv * scale) p_h,
+    ||p_h|| <= Delta,  J_h = J diag(d),  g_h = d * g.
+
+The diagonal term (C in the paper) is zero for unbounded variables, so an
+unbounded problem is the special case v = 1, dv = 0 of the same loop and is not
+written twice. The subproblem is solved
+
+* exactly ('exact'): one SVD of [J_h; diag(C)^0.5] per accepted point, then
+  Moré's LM iteration for each radius (linalg/subproblem.py);
+* approximately ('lsmr'): in the 2-D subspace spanned by the scaled gradient and
+  an (optionally regularized) Gauss-Newton direction found by LSMR.
+
+A step that leaves the box is handled by the reflective selection of STIR
+(`select_step`): the step truncated at the boundary and backed off by theta, its
+reflection, and the scaled gradient step are compared on the model, and the
+best of the three is taken. Iterates stay strictly feasible.
+"""
+import numpy as np
+from numpy.linalg import norm
+from scipy.linalg import svd, qr
+from scipy.sparse.linalg import lsmr
+
+from ..bounds import (cl_scaling_vector, in_bounds, intersect_trust_region,
+                      make_strictly_feasible, step_size_to_bound, find_active_constraints)
+from ..linalg.operators import scale_columns, regularized_lsq_operator
+from ..linalg.quadratic import (build_quadratic_1d, evaluate_quadratic,
+                                minimize_quadratic_1d)
+from ..linalg.subproblem import solve_lsq_trust_region, solve_trust_region_2d
+from . import Trial
+
+__all__ = ["TRFStrategy"]
+
+
+class TRFStrategy:
+    """Trust Region Reflective steps (see the module docstring)."""
+
+    def __init__(self, lb, ub, tr_solver, tr_options):
+        self.lb = lb
+        self.ub = ub
+        self.bounded = bool(np.any(np.isfinite(lb)) or np.any(np.isfinite(ub)))
+        self.tr_solver = tr_solver
+        options = dict(tr_options)
+        self.regularize = options.pop("regularize", True)
+        self.lsmr_options = options
+        self.alpha = 0.0   # LM parameter, warm start across radii
+
+    # -- once per problem -------------------------------------------------
+    def initial_radius(self, lin):
+        v, _ = cl_scaling_vector(lin.x, lin.g, self.lb, self.ub)
+        Delta = norm(lin.x * lin.scale_inv / v ** 0.5)
+        return Delta if Delta != 0 else 1.0
+
+    # -- once per accepted point -------------------------------------------
+    def optimality(self, lin):
+        """||v * g||_inf, the first-order measure of Coleman & Li."""
+        v, _ = cl_scaling_vector(lin.x, lin.g, self.lb, self.ub)
+        return norm(lin.g * v, ord=np.inf)
+
+    def prepare(self, lin, g_norm, Delta):
+        x, f, J, g = lin.x, lin.f, lin.J, lin.g
+        m, n = f.size, x.size
+        v, dv = cl_scaling_vector(x, g, self.lb, self.ub)
+        bound_dir = dv != 0
+        v[bound_dir] *= lin.scale_inv[bound_dir]
+        self.d = d = v ** 0.5 * lin.scale
+        self.diag_h = diag_h = g * dv * lin.scale
+        self.g_h = g_h = d * g
+        self.x = x
+        self.theta = max(0.995, 1.0 - g_norm)
+        augmented = bool(np.any(diag_h != 0))
+        self.diag_for_model = diag_h if augmented else None
+
+        if self.tr_solver == "exact":
+            J_h = J * d
+            if augmented:
+                U, s, Vt = _svd(np.vstack((J_h, np.diag(diag_h ** 0.5))))
+                self.uf = U.T.dot(np.concatenate((f, np.zeros(n))))
+            else:
+                U, s, Vt = _svd(J_h)
+                self.uf = U.T.dot(f)
+            self.s, self.V = s, Vt.T
+            self.m_aug = m + n if augmented else m
+            self.J_h = J_h
+        else:
+            J_h = scale_columns(J, d)
+            reg_term = 0.0
+            if self.regularize:
+                a, b = build_quadratic_1d(J_h, g_h, -g_h, diag=self.diag_for_model)
+                to_tr = Delta / norm(g_h)
+                ag_value = minimize_quadratic_1d(a, b, 0, to_tr)[1]
+                reg_term = -ag_value / Delta ** 2
+            if augmented:
+                op = regularized_lsq_operator(J_h, (diag_h + reg_term) ** 0.5)
+                gn_h = lsmr(op, np.concatenate((f, np.zeros(n))), **self.lsmr_options)[0]
+            else:
+                gn_h = lsmr(J_h, f, damp=reg_term ** 0.5, **self.lsmr_options)[0]
+            S, _ = qr(np.vstack((g_h, gn_h)).T, mode="economic", check_finite=False)
+            JS = J_h.dot(S)
+            B_S = JS.T.dot(JS)
+            if augmented:
+                B_S += S.T.dot(diag_h[:, None] * S)
+            self.S, self.B_S, self.g_S = S, B_S, S.T.dot(g_h)
+            self.J_h = J_h
+
+    # -- once per trial radius ---------------------------------------------
+    def propose(self, Delta):
+        if self.tr_solver == "exact":
+            p_h, self.alpha, _ = solve_lsq_trust_region(
+                self.x.size, self.m_aug, self.uf, self.s, self.V, Delta,
+                initial_alpha=self.alpha)
+        else:
+            p_S, _ = solve_trust_region_2d(self.B_S, self.g_S, Delta)
+            p_h = self.S.dot(p_S)
+        p = self.d * p_h
+        step, step_h, predicted = self._select_step(p, p_h, Delta)
+        x_new = make_strictly_feasible(self.x + step, self.lb, self.ub, rstep=0)
+        return Trial(x_new=x_new, step=step, step_h_norm=norm(step_h),
+                     predicted_reduction=predicted,
+                     tr_hit=None)
+
+    def radius_changed(self, Delta_old, Delta_new):
+        """Keep the LM parameter roughly consistent with the new radius."""
+        self.alpha *= Delta_old / Delta_new
+
+    def bound_hit(self, trial, Delta):
+        return trial.step_h_norm > 0.95 * Delta
+
+    def accept(self, trial):
+        return trial.x_new
+
+    def active_mask(self, x, xtol):
+        return find_active_constraints(x, self.lb, self.ub, rtol=xtol)
+
+    # -- reflective step selection -------------------------------------------
+    def _model(self, s_h):
+        return evaluate_quadratic(self.J_h, self.g_h, s_h, diag=self.diag_for_model)
+
+    def _select_step(self, p, p_h, Delta):
+        """Best of: truncated step, its reflection, scaled gradient (STIR)."""
+        x, d, lb, ub, theta = self.x, self.d, self.lb, self.ub, self.theta
+        if not self.bounded or in_bounds(x + p, lb, ub):
+            return p, p_h, -self._model(p_h)
+
+        p_stride, hits = step_size_to_bound(x, p, lb, ub)
+        # Reflection of the remaining path at the boundary it hits.
+        r_h = p_h.copy()
+        r_h[hits.astype(bool)] *= -1
+        r = d * r_h
+        p = p * p_stride
+        p_h = p_h * p_stride
+        x_on_bound = x + p
+        _, to_tr = intersect_trust_region(p_h, r_h, Delta)
+        to_bound, _ = step_size_to_bound(x_on_bound, r, lb, ub)
+        r_stride = min(to_bound, to_tr)
+        if r_stride > 0:
+            r_stride_l = (1 - theta) * p_stride / r_stride
+            r_stride_u = theta * to_bound if r_stride == to_bound else to_tr
+        else:
+            r_stride_l, r_stride_u = 0.0, -1.0
+        if r_stride_l <= r_stride_u:
+            a, b, c = build_quadratic_1d(self.J_h, self.g_h, r_h, s0=p_h,
+                                         diag=self.diag_for_model)
+            r_stride, r_value = minimize_quadratic_1d(a, b, r_stride_l, r_stride_u, c=c)
+            r_h = p_h + r_h * r_stride
+            r = d * r_h
+        else:
+            r_value = np.inf
+
+        # Back off the truncated step from the boundary.
+        p = p * theta
+        p_h = p_h * theta
+        p_value = self._model(p_h)
+
+        ag_h = -self.g_h
+        ag = d * ag_h
+        to_tr = Delta / norm(ag_h)
+        to_bound, _ = step_size_to_bound(x, ag, lb, ub)
+        ag_stride = theta * to_bound if to_bound < to_tr else to_tr
+        a, b = build_quadratic_1d(self.J_h, self.g_h, ag_h, diag=self.diag_for_model)
+        ag_stride, ag_value = minimize_quadratic_1d(a, b, 0, ag_stride)
+        ag_h = ag_h * ag_stride
+        ag = ag * ag_stride
+
+        if p_value < r_value and p_value < ag_value:
+            return p, p_h, -p_value
+        if r_value < p_value and r_value < ag_value:
+            return r, r_h, -r_value
+        return ag, ag_h, -ag_value
+
+
+def _svd(A):
+    """Thin SVD; gesdd first, the slower but sturdier gesvd if it fails."""
+    try:
+        return svd(A, full_matrices=False, check_finite=False)
+    except np.linalg.LinAlgError:
+        return svd(A, full_matrices=False, check_finite=False, lapack_driver="gesvd")
