@@ -19,7 +19,7 @@ from numpy.linalg import norm
 from .linalg.operators import jac_scale
 from .problem import TRIAL
 from .strategies import Linearization
-from .termination import MESSAGES, Status, gtol_satisfied, step_tolerances
+from .termination import MESSAGES, Status
 from .result import LeastSquaresResult
 
 __all__ = ["run", "Settings"]
@@ -36,22 +36,6 @@ class Settings:
     x_scale: object          # ndarray or 'jac'
     verbose: int
     callback: object = None
-
-
-def update_radius(Delta, actual_reduction, predicted_reduction, step_norm, bound_hit):
-    """Classic radius rule: quarter the step on poor agreement, double on a
-    good step that reached the boundary. Returns (Delta_new, ratio)."""
-    if predicted_reduction > 0:
-        ratio = actual_reduction / predicted_reduction
-    elif predicted_reduction == actual_reduction == 0:
-        ratio = 1.0
-    else:
-        ratio = 0.0
-    if ratio < 0.25:
-        Delta = 0.25 * step_norm
-    elif ratio > 0.75 and bound_hit:
-        Delta *= 2.0
-    return Delta, ratio
 
 
 class _Iterate:
@@ -128,8 +112,10 @@ def run(problem, jacobian, strategy, loss, x0, f0, settings):
     while True:
         lin = it.linearization()
         g_norm = strategy.optimality(lin)
-        if gtol_satisfied(g_norm, settings.gtol):
-            status = Status.GTOL
+        # A gradient test passed overrides a step tolerance met on the way here.
+        first_order = strategy.first_order_status(g_norm, settings.gtol)
+        if first_order is not None:
+            status = first_order
         if settings.verbose == 2:
             _print_iteration(iteration, problem.nfev, it.cost, actual_reduction,
                              step_norm, g_norm)
@@ -137,29 +123,28 @@ def run(problem, jacobian, strategy, loss, x0, f0, settings):
             break
 
         strategy.prepare(lin, g_norm, Delta)
+        accepted = False
         actual_reduction = -1.0
-        while actual_reduction <= 0 and problem.nfev < settings.max_nfev:
+        while not accepted and problem.nfev < settings.max_nfev:
             trial = strategy.propose(Delta)
             f_new = np.asarray(problem.evaluate(trial.x_new, TRIAL), dtype=float)
             jacobian.observe(it.x, it.f_true, trial.x_new, f_new)
             if not np.all(np.isfinite(f_new)):
                 # An infinitely bad step: shrink and try again.
-                Delta = 0.25 * trial.step_h_norm
+                Delta = strategy.failed_step(Delta, trial)
                 continue
             cost_new = loss.cost(f_new)
-            actual_reduction = it.cost - cost_new
-            Delta_new, ratio = update_radius(
-                Delta, actual_reduction, trial.predicted_reduction,
-                trial.step_h_norm, strategy.bound_hit(trial, Delta))
+            verdict = strategy.judge(Delta, trial, it.cost, cost_new, norm(it.x),
+                                     settings.ftol, settings.xtol)
+            accepted = verdict.accepted
+            actual_reduction = verdict.actual_reduction
             step_norm = norm(trial.step)
-            status = step_tolerances(actual_reduction, it.cost, step_norm, norm(it.x),
-                                     ratio, settings.ftol, settings.xtol)
+            Delta = verdict.Delta
+            status = verdict.status
             if status is not None:
                 break
-            strategy.radius_changed(Delta, Delta_new)
-            Delta = Delta_new
 
-        if actual_reduction > 0:
+        if accepted:
             x_new = strategy.accept(trial)
             J = jacobian.jacobian(x_new, f_new)
             njev += 1
@@ -180,7 +165,7 @@ def run(problem, jacobian, strategy, loss, x0, f0, settings):
         status = Status.MAX_NFEV
     return LeastSquaresResult(
         x=it.x, cost=it.cost, fun=it.f_true, jac=it.J, grad=it.g,
-        optimality=g_norm, active_mask=strategy.active_mask(it.x, settings.xtol),
+        optimality=strategy.result_optimality(lin, g_norm), active_mask=strategy.active_mask(it.x, settings.xtol),
         nfev=problem.nfev, njev=njev, status=int(status), message=MESSAGES[status],
         success=status > 0, nit=iteration, nfev_total=problem.nfev_total)
 

@@ -20,11 +20,12 @@ from ..linalg.dogleg import dogleg_step
 from ..linalg.operators import masked_scaled_operator
 from ..linalg.quadratic import build_quadratic_1d, evaluate_quadratic
 from . import Trial
+from .rules import TrustRegionRules
 
 __all__ = ["DogboxStrategy"]
 
 
-class DogboxStrategy:
+class DogboxStrategy(TrustRegionRules):
     """Dogbox steps (see the module docstring)."""
 
     def __init__(self, lb, ub, tr_solver, tr_options, x0):
@@ -85,9 +86,6 @@ class DogboxStrategy:
                      step_h_norm=norm(step * lin.scale_inv, ord=np.inf),
                      predicted_reduction=predicted, tr_hit=tr_hit,
                      on_bound=on_bound_free)
-
-    def radius_changed(self, Delta_old, Delta_new):
-        """Dogleg steps carry no state that depends on the radius."""
 
     def bound_hit(self, trial, Delta):
         return trial.tr_hit

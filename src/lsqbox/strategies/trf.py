@@ -36,11 +36,12 @@ from ..linalg.quadratic import (build_quadratic_1d, evaluate_quadratic,
                                 minimize_quadratic_1d)
 from ..linalg.subproblem import solve_lsq_trust_region, solve_trust_region_2d
 from . import Trial
+from .rules import TrustRegionRules
 
 __all__ = ["TRFStrategy"]
 
 
-class TRFStrategy:
+class TRFStrategy(TrustRegionRules):
     """Trust Region Reflective steps (see the module docstring)."""
 
     def __init__(self, lb, ub, tr_solver, tr_options):
