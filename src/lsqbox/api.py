@@ -8,9 +8,11 @@ from .bounds import make_strictly_feasible
 from .executor import open_map
 from .jacobian import CallableJacobian, FiniteDifferenceJacobian
 from .losses import make_loss
+from .methods import METHODS
 from .options import check_initial_point, check_jacobian, check_jac_sparsity, validate
 from .problem import INITIAL, BoundFunction, Problem
 from .strategies.dogbox import DogboxStrategy
+from .strategies.lm import LMStrategy
 from .strategies.trf import TRFStrategy
 
 __all__ = ["least_squares"]
@@ -81,9 +83,6 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
     opts = validate(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
                     f_scale, diff_step, tr_solver, tr_options, jac_sparsity, max_nfev,
                     verbose, args, kwargs)
-    if opts.method == "lm":
-        raise NotImplementedError("method='lm' is not implemented yet in lsqbox; "
-                                  "use method='trf' (the default).")
     x0 = opts.x0
     if opts.method == "trf":
         x0 = make_strictly_feasible(x0, opts.lb, opts.ub)
@@ -102,7 +101,9 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
         strategy = _strategy(opts, tr_solver, x0)
         settings = driver.Settings(ftol=opts.ftol, xtol=opts.xtol, gtol=opts.gtol,
                                    max_nfev=opts.max_nfev, x_scale=opts.x_scale,
-                                   verbose=opts.verbose, callback=callback)
+                                   verbose=opts.verbose, callback=callback,
+                                   report_njev=(callable(opts.jac)
+                                                or METHODS[opts.method].fd_njev))
         result = driver.run(problem, _FirstJacobian(jacobian, J0), strategy, loss_obj,
                             x0, f0, settings)
 
@@ -126,6 +127,8 @@ def _jacobian_source(opts, problem, x0, f_dtype, m, n):
 
 def _strategy(opts, tr_solver, x0):
     tr_options = opts.tr_options
+    if opts.method == "lm":
+        return LMStrategy(opts.x_scale)
     if opts.method == "dogbox":
         if tr_solver == "lsmr" and "regularize" in tr_options:
             warnings.warn("The keyword 'regularize' in `tr_options` is not relevant "

@@ -36,6 +36,7 @@ class Settings:
     x_scale: object          # ndarray or 'jac'
     verbose: int
     callback: object = None
+    report_njev: bool = True
 
 
 class _Iterate:
@@ -166,6 +167,6 @@ def run(problem, jacobian, strategy, loss, x0, f0, settings):
     return LeastSquaresResult(
         x=it.x, cost=it.cost, fun=it.f_true, jac=it.J, grad=it.g,
         optimality=strategy.result_optimality(lin, g_norm), active_mask=strategy.active_mask(it.x, settings.xtol),
-        nfev=problem.nfev, njev=njev, status=int(status), message=MESSAGES[status],
+        nfev=problem.nfev, njev=njev if settings.report_njev else None, status=int(status), message=MESSAGES[status],
         success=status > 0, nit=iteration, nfev_total=problem.nfev_total)
 

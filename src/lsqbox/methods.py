@@ -14,6 +14,8 @@ class MethodInfo:
     robust_loss: bool
     underdetermined: bool      # m < n allowed
     default_x_scale: object    # used when x_scale is None
+    fd_njev: bool = True       # report njev for finite-difference Jacobians
+                               # (SciPy's lm reports None)
 
 
 METHODS = {
@@ -22,5 +24,5 @@ METHODS = {
     "dogbox": MethodInfo("dogbox", bounds=True, sparse=True, robust_loss=True,
                          underdetermined=True, default_x_scale=1.0),
     "lm": MethodInfo("lm", bounds=False, sparse=False, robust_loss=False,
-                     underdetermined=False, default_x_scale="jac"),
+                     underdetermined=False, default_x_scale="jac", fd_njev=False),
 }

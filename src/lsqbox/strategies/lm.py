@@ -1,0 +1,163 @@
+"""Levenberg-Marquardt in the style of MINPACK's lmder (J. J. Moré, "The
+Levenberg-Marquardt algorithm: implementation and theory", LNM 630, 1978).
+
+Once per accepted point: a QR factorization with column pivoting of J, Q^T f,
+and the scaling D from the running maximum of the column norms of J (or the
+user's fixed ``1 / x_scale``). Per trial: Moré's LM parameter for the radius
+(linalg/lmpar.py), reusing R. The rules differ from trf's and are MINPACK's:
+
+* the radius is measured as ||D p|| and starts at 100 ||D x0|| (then clipped to
+  the first step's length);
+* a step is accepted when rho = actred / prered >= 1e-4, with the reductions
+  relative to ||f||^2;
+* on rho <= 1/4 the radius shrinks by a factor in [0.1, 0.5] chosen from a
+  quadratic interpolation (lmder's `temp`), on rho >= 3/4 (or lambda = 0) it
+  becomes 2 ||D p||;
+* tests: ftol on relative actual and predicted reductions, xtol on
+  Delta <= xtol ||D x||, gtol on the largest cosine between f and a column of J.
+"""
+import numpy as np
+from numpy.linalg import norm
+from scipy.linalg import qr
+
+from ..linalg.lmpar import lmpar
+from ..linalg.operators import column_norms
+from ..termination import Status
+from . import Trial
+from .rules import Verdict
+
+__all__ = ["LMStrategy"]
+
+EPSMCH = np.finfo(float).eps
+FACTOR = 100.0
+
+
+class LMStrategy:
+    """MINPACK-style Levenberg-Marquardt steps (see the module docstring)."""
+
+    def __init__(self, x_scale):
+        # x_scale 'jac': MINPACK's mode 1 (diag from column norms); an array:
+        # mode 2 with diag = 1 / x_scale fixed.
+        self.adaptive = isinstance(x_scale, str)
+        self.diag = None if self.adaptive else 1.0 / np.asarray(x_scale, dtype=float)
+        self.par = 0.0
+        self.first_iteration = True
+        self._factors_for = None
+
+    def initial_radius(self, lin):
+        if self.adaptive:
+            acnorm = column_norms(lin.J)
+            self.diag = np.where(acnorm == 0, 1.0, acnorm)
+        Delta = FACTOR * norm(self.diag * lin.x)
+        return Delta if Delta != 0 else FACTOR
+
+    # -- once per accepted point ---------------------------------------------
+    def _factor(self, lin):
+        if self._factors_for is lin.J:
+            return
+        Q, R, perm = qr(lin.J, mode="economic", pivoting=True, check_finite=False)
+        self.Q, self.R, self.perm = Q, R, perm
+        self.qtf = Q.T.dot(lin.f)
+        self.acnorm = column_norms(lin.J)
+        self.fnorm = norm(lin.f)
+        self.x = lin.x
+        self._factors_for = lin.J
+
+    def optimality(self, lin):
+        """MINPACK's gtol measure: max_j |cos(angle(J e_j, f))|."""
+        self._factor(lin)
+        if self.fnorm == 0:
+            return 0.0
+        cosines = self.R.T.dot(self.qtf / self.fnorm)
+        acnorm_perm = self.acnorm[self.perm]
+        nonzero = acnorm_perm != 0
+        if not np.any(nonzero):
+            return 0.0
+        return float(np.max(np.abs(cosines[nonzero] / acnorm_perm[nonzero])))
+
+    def first_order_status(self, g_norm, gtol):
+        self.gnorm = g_norm
+        return Status.GTOL if g_norm <= gtol else None
+
+    def result_optimality(self, lin, g_norm):
+        """Reported like SciPy: ||J^T f||_inf (the cosine is only the test)."""
+        return float(norm(lin.g, ord=np.inf))
+
+    def prepare(self, lin, g_norm, Delta):
+        self._factor(lin)
+        if self.adaptive:
+            self.diag = np.maximum(self.diag, self.acnorm)
+
+    # -- once per trial ------------------------------------------------------
+    def propose(self, Delta):
+        self.par, p = lmpar(self.R, self.perm, self.diag, self.qtf, Delta, self.par)
+        step = -p
+        pnorm = norm(self.diag * step)
+        # Model terms (lmder): ||J p||^2 and lambda ||D p||^2, relative to ||f||^2.
+        Jp = self.R.dot(step[self.perm])
+        trial = Trial(x_new=self.x + step, step=step, step_h_norm=pnorm,
+                      predicted_reduction=None, tr_hit=None)
+        trial.Jp_norm = norm(Jp)
+        return trial
+
+    def failed_step(self, Delta, trial):
+        """Non-finite residuals: treat as a very poor step (lmder's temp = 0.1)."""
+        self.par /= 0.1
+        return 0.1 * min(Delta, trial.step_h_norm / 0.1)
+
+    def judge(self, Delta, trial, cost, cost_new, x_norm, ftol, xtol):
+        fnorm = self.fnorm
+        fnorm1 = np.sqrt(2.0 * cost_new)
+        pnorm = trial.step_h_norm
+        if self.first_iteration:
+            Delta = min(Delta, pnorm)
+        actred = 1.0 - (fnorm1 / fnorm) ** 2 if 0.1 * fnorm1 < fnorm else -1.0
+        if fnorm == 0:
+            temp1 = temp2 = 0.0
+        else:
+            temp1 = trial.Jp_norm / fnorm
+            temp2 = np.sqrt(self.par) * pnorm / fnorm
+        prered = temp1 ** 2 + temp2 ** 2 / 0.5
+        dirder = -(temp1 ** 2 + temp2 ** 2)
+        ratio = actred / prered if prered != 0 else 0.0
+
+        if ratio <= 0.25:
+            temp = 0.5 if actred >= 0 else 0.5 * dirder / (dirder + 0.5 * actred)
+            if 0.1 * fnorm1 >= fnorm or temp < 0.1:
+                temp = 0.1
+            Delta = temp * min(Delta, pnorm / 0.1)
+            self.par /= temp
+        elif self.par == 0 or ratio >= 0.75:
+            Delta = pnorm / 0.5
+            self.par *= 0.5
+
+        accepted = ratio >= 1e-4
+        xnorm = norm(self.diag * (trial.x_new if accepted else self.x))
+        if accepted:
+            self.first_iteration = False
+
+        ftol_ok = abs(actred) <= ftol and prered <= ftol and 0.5 * ratio <= 1
+        xtol_ok = Delta <= xtol * xnorm
+        status = None
+        if ftol_ok and xtol_ok:
+            status = Status.FTOL_AND_XTOL
+        elif ftol_ok:
+            status = Status.FTOL
+        elif xtol_ok:
+            status = Status.XTOL
+        # MINPACK's "tolerance too small" exits (info 6-8): no further progress
+        # is possible in floating point; report the matching tolerance.
+        elif abs(actred) <= EPSMCH and prered <= EPSMCH and 0.5 * ratio <= 1:
+            status = Status.FTOL
+        elif Delta <= EPSMCH * xnorm:
+            status = Status.XTOL
+        elif self.gnorm <= EPSMCH:
+            status = Status.GTOL
+        return Verdict(accepted=accepted, Delta=Delta, status=status,
+                       actual_reduction=cost - cost_new, ratio=ratio)
+
+    def accept(self, trial):
+        return trial.x_new
+
+    def active_mask(self, x, xtol):
+        return np.zeros(x.size, dtype=int)
