@@ -80,6 +80,17 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
         SciPy's fields (x, cost, fun, jac, grad, optimality, active_mask, nfev,
         njev, status, message, success) plus ``nit`` and ``nfev_total``.
     """
+    result, _ = solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
+                      f_scale, diff_step, tr_solver, tr_options, jac_sparsity, max_nfev,
+                      verbose, args, kwargs, callback, workers)
+    return result
+
+
+def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale,
+          diff_step, tr_solver, tr_options, jac_sparsity, max_nfev, verbose, args,
+          kwargs, callback, workers):
+    """`least_squares` returning ``(result, strategy)``: the strategy keeps the
+    method's final factorization (curve_fit's 'lm' covariance uses it)."""
     opts = validate(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
                     f_scale, diff_step, tr_solver, tr_options, jac_sparsity, max_nfev,
                     verbose, args, kwargs)
@@ -112,7 +123,7 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
         print(f"Function evaluations {result.nfev}, initial cost "
               f"{loss_obj.cost(f0):.4e}, final cost {result.cost:.4e}, "
               f"first-order optimality {result.optimality:.2e}.")
-    return result
+    return result, strategy
 
 
 def _jacobian_source(opts, problem, x0, f_dtype, m, n):

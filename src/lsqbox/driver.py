@@ -112,11 +112,7 @@ def run(problem, jacobian, strategy, loss, x0, f0, settings):
 
     while True:
         lin = it.linearization()
-        g_norm = strategy.optimality(lin)
-        # A gradient test passed overrides a step tolerance met on the way here.
-        first_order = strategy.first_order_status(g_norm, settings.gtol)
-        if first_order is not None:
-            status = first_order
+        g_norm, status = strategy.first_order_status(lin, settings.gtol, status)
         if settings.verbose == 2:
             _print_iteration(iteration, problem.nfev, it.cost, actual_reduction,
                              step_norm, g_norm)

@@ -22,6 +22,48 @@ class LeastSquaresResult(OptimizeResult):
         ``nfev`` counts only the solver's own evaluations).
     """
 
+    def covariance(self, absolute_sigma=False, hold_active=True):
+        """Covariance of the parameters from the Jacobian at the solution.
+
+        Parameters
+        ----------
+        absolute_sigma : bool
+            False (default): scale by the reduced chi-square 2 cost / (m - n).
+            True: the residuals are already divided by known standard deviations.
+        hold_active : bool
+            Treat parameters at a bound (``active_mask != 0``) as fixed (their
+            rows and columns are NaN).
+
+        Returns
+        -------
+        lsqbox.fit.Covariance
+            ``matrix``, ``stderr``, ``correlation``, ``rank``, ``rank_deficient``,
+            ``unidentifiable``, ``dof``.
+        """
+        from .fit.covariance import covariance_from_jacobian
+        active = self.get("active_mask") if hold_active else None
+        return covariance_from_jacobian(self.jac, self.cost, absolute_sigma, active)
+
+    @property
+    def cov(self):
+        """Covariance matrix (reduced chi-square scaling; see `covariance`)."""
+        return self.covariance().matrix
+
+    @property
+    def stderr(self):
+        """Standard errors of the parameters (see `covariance`)."""
+        return self.covariance().stderr
+
+    @property
+    def correlation(self):
+        """Correlation matrix of the parameters (see `covariance`)."""
+        return self.covariance().correlation
+
+    def fit_report(self, names=None, absolute_sigma=False, min_correlation=0.5):
+        """Text report: statistics, parameters with errors, correlations."""
+        from .fit.report import fit_report
+        return fit_report(self, names, absolute_sigma, min_correlation)
+
     def to_dict(self):
         """Plain-Python copy (lists and floats) for JSON; a sparse or operator
         Jacobian is stored as None."""

@@ -75,9 +75,18 @@ class LMStrategy:
             return 0.0
         return float(np.max(np.abs(cosines[nonzero] / acnorm_perm[nonzero])))
 
-    def first_order_status(self, g_norm, gtol):
-        self.gnorm = g_norm
-        return Status.GTOL if g_norm <= gtol else None
+    def first_order_status(self, lin, gtol, status):
+        """MINPACK stops as soon as a step meets ftol/xtol, without factoring the
+        Jacobian at the new point; the gradient test runs only otherwise. So the
+        factors kept here are those MINPACK would report (leastsq's fjac)."""
+        if status is not None:
+            return self.result_optimality(lin, None), status
+        self.gnorm = self.optimality(lin)
+        return self.gnorm, (Status.GTOL if self.gnorm <= gtol else None)
+
+    def factors(self):
+        """(R, perm, qtf) of the last factored Jacobian (MINPACK's fjac, ipvt, qtf)."""
+        return self.R, self.perm, self.qtf
 
     def result_optimality(self, lin, g_norm):
         """Reported like SciPy: ||J^T f||_inf (the cosine is only the test)."""

@@ -41,8 +41,14 @@ def update_radius(Delta, actual_reduction, predicted_reduction, step_norm, bound
 class TrustRegionRules:
     """SciPy's rules: accept any decrease; ftol/xtol tested after every trial."""
 
-    def first_order_status(self, g_norm, gtol):
-        return Status.GTOL if gtol_satisfied(g_norm, gtol) else None
+    def first_order_status(self, lin, gtol, status):
+        """(g_norm, status): the optimality measure at an accepted point, and the
+        status after the gradient test, which overrides a step tolerance met on
+        the way to this point (SciPy's order)."""
+        g_norm = self.optimality(lin)
+        if gtol_satisfied(g_norm, gtol):
+            status = Status.GTOL
+        return g_norm, status
 
     def result_optimality(self, lin, g_norm):
         return g_norm
