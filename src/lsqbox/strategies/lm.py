@@ -145,7 +145,7 @@ class LMStrategy:
         if accepted:
             self.first_iteration = False
 
-        ftol_ok = abs(actred) <= ftol and prered <= ftol and 0.5 * ratio <= 1
+        ftol_ok = abs(actred) <= ftol and prered <= ftol and 0.5 <= ratio <= 2
         xtol_ok = Delta <= xtol * xnorm
         status = None
         if ftol_ok and xtol_ok:
