@@ -132,8 +132,13 @@ def _jacobian_source(opts, problem, x0, f_dtype, m, n):
     sparsity = None
     if opts.jac_sparsity is not None:
         sparsity = check_jac_sparsity(opts.jac_sparsity, m, n)
+    # Forward differences carry relative errors near sqrt(eps) ~ 1e-8: with
+    # tighter step tolerances the final iterations switch to central ones.
+    enabled = [tol for tol in (opts.ftol, opts.xtol) if tol > 0]
+    refine = bool(enabled) and min(enabled) < 1e-10
     return FiniteDifferenceJacobian(problem, opts.jac, x0, opts.lb, opts.ub, f_dtype,
-                                    diff_step=opts.diff_step, sparsity=sparsity)
+                                    diff_step=opts.diff_step, sparsity=sparsity,
+                                    refine_to_central=refine)
 
 
 def _strategy(opts, tr_solver, x0):
@@ -165,3 +170,6 @@ class _FirstJacobian:
 
     def observe(self, x_from, f_from, x_to, f_to):
         self.source.observe(x_from, f_from, x_to, f_to)
+
+    def refine(self):
+        return self.source.refine()

@@ -24,6 +24,8 @@ from .result import LeastSquaresResult
 
 __all__ = ["run", "Settings"]
 
+STEP_TOLERANCES = (Status.FTOL, Status.XTOL, Status.FTOL_AND_XTOL)
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -117,6 +119,17 @@ def run(problem, jacobian, strategy, loss, x0, f0, settings):
             _print_iteration(iteration, problem.nfev, it.cost, actual_reduction,
                              step_norm, g_norm)
         if status is not None or problem.nfev >= settings.max_nfev:
+            if status in STEP_TOLERANCES and jacobian.refine():
+                # Converged with an approximate Jacobian that cannot support the
+                # tolerances asked for: go on from here with a better one.
+                J = jacobian.jacobian(it.x, it.f_true)
+                njev += 1
+                it = _Iterate(it.x, it.f_true, J, loss, settings, it.scale_inv)
+                # The radius shrank to what the old model allowed; near the
+                # solution the new Gauss-Newton step fits in a fresh one.
+                Delta = strategy.initial_radius(it.linearization())
+                status = None
+                continue
             break
 
         strategy.prepare(lin, g_norm, Delta)

@@ -57,13 +57,18 @@ class FiniteDifferenceJacobian:
         dtype of the residuals at x0.
     diff_step : None or array_like
         User's relative step (SciPy's `diff_step`): h = diff_step * |x|.
+    refine_to_central : bool
+        Allow `refine` to switch '2-point' to '3-point' when the solver has
+        converged as far as forward differences allow.
     sparsity : None or (m, n) pattern
         Known nonzero pattern; the result is then a sparse CSR array.
     """
 
     def __init__(self, problem, scheme, x0, lb, ub, f_dtype, diff_step=None,
-                 sparsity=None, sparse_output_type=csr_array):
+                 sparsity=None, sparse_output_type=csr_array, refine_to_central=False):
         self.problem = problem
+        self.f_dtype = f_dtype
+        self.refine_to_central = refine_to_central
         self.scheme = scheme
         self.lb = lb
         self.ub = ub
@@ -178,3 +183,13 @@ class FiniteDifferenceJacobian:
 
     def observe(self, x_from, f_from, x_to, f_to):
         """Secant information from a trial step; finite differences need none."""
+
+    def refine(self):
+        """Switch forward differences to central ones (once), when allowed.
+
+        Returns True if the scheme changed: the caller re-evaluates J."""
+        if not (self.refine_to_central and self.scheme == "2-point"):
+            return False
+        self.scheme = "3-point"
+        self.eps_r = relative_step("3-point", self.f_dtype)
+        return True
