@@ -5,12 +5,12 @@ import numpy as np
 
 from . import driver
 from .bounds import make_strictly_feasible
-from .executor import open_map
+from .executor import open_executor
 from .jacobian import CallableJacobian, FiniteDifferenceJacobian
 from .losses import make_loss
 from .methods import METHODS
 from .options import check_initial_point, check_jacobian, check_jac_sparsity, validate
-from .problem import INITIAL, BoundFunction, Problem
+from .problem import BoundFunction, Problem
 from .strategies.dogbox import DogboxStrategy
 from .strategies.lm import LMStrategy
 from .strategies.trf import TRFStrategy
@@ -98,11 +98,12 @@ def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale
     if opts.method == "trf":
         x0 = make_strictly_feasible(x0, opts.lb, opts.ub)
 
-    with open_map(workers) as mapper:
-        problem = Problem(BoundFunction(fun, opts.args, opts.kwargs), mapper.map)
-        f0_raw = problem.evaluate(x0, INITIAL)
+    with open_executor(workers) as executor:
+        problem = Problem(BoundFunction(fun, opts.args, opts.kwargs), executor)
+        f0_raw = problem.evaluate_initial(x0)
         f0 = check_initial_point(f0_raw, x0.size, opts.method)
         m, n = f0.size, x0.size
+        problem.m = m
         loss_obj = make_loss(opts.loss, opts.f_scale)
         if callable(opts.loss):
             loss_obj.rho(f0)  # raises if the callable's output has the wrong shape

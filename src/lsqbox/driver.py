@@ -17,7 +17,7 @@ import numpy as np
 from numpy.linalg import norm
 
 from .linalg.operators import jac_scale
-from .problem import TRIAL
+from .problem import TRIAL, Failure
 from .strategies import Linearization
 from .termination import MESSAGES, Status
 from .result import LeastSquaresResult
@@ -39,6 +39,7 @@ class Settings:
     verbose: int
     callback: object = None
     report_njev: bool = True
+    max_failures: int = 20       # consecutive failed trial evaluations
 
 
 class _Iterate:
@@ -58,6 +59,25 @@ class _Iterate:
 
     def linearization(self):
         return Linearization(self.x, self.f, self.J, self.g, self.scale, self.scale_inv)
+
+
+def _evaluate_trial(problem, x, max_nfev):
+    """Residuals at a trial point; an exception or a timeout may be transient,
+    so the point is tried once more (budget permitting). Non-finite residuals
+    are a property of the point and are not retried."""
+    f = problem.evaluate(x, TRIAL)
+    if (isinstance(f, Failure) and not f.reason.startswith("non-finite")
+            and problem.nfev < max_nfev):
+        f = problem.evaluate(x, TRIAL)
+    return f
+
+
+def _without_xtol(status):
+    if status == Status.XTOL:
+        return None
+    if status == Status.FTOL_AND_XTOL:
+        return Status.FTOL
+    return status
 
 
 def _gradient(J, f):
@@ -107,6 +127,8 @@ def run(problem, jacobian, strategy, loss, x0, f0, settings):
 
     status = None
     iteration = 0
+    consecutive_failures = 0
+    Delta_before_failures = None
     step_norm = None
     actual_reduction = None
     if settings.verbose == 2:
@@ -137,12 +159,21 @@ def run(problem, jacobian, strategy, loss, x0, f0, settings):
         actual_reduction = -1.0
         while not accepted and problem.nfev < settings.max_nfev:
             trial = strategy.propose(Delta)
-            f_new = np.asarray(problem.evaluate(trial.x_new, TRIAL), dtype=float)
-            jacobian.observe(it.x, it.f_true, trial.x_new, f_new)
-            if not np.all(np.isfinite(f_new)):
-                # An infinitely bad step: shrink and try again.
+            f_new = _evaluate_trial(problem, trial.x_new, settings.max_nfev)
+            if isinstance(f_new, Failure):
+                # An infinitely bad step: shrink and try again, up to a limit.
+                # The shrink is provisional (see below): a failure says little
+                # about the model.
+                if Delta_before_failures is None:
+                    Delta_before_failures = Delta
                 Delta = strategy.failed_step(Delta, trial)
+                consecutive_failures += 1
+                if consecutive_failures >= settings.max_failures:
+                    status = Status.FAILURES
+                    break
                 continue
+            f_new = f_new.astype(float)
+            jacobian.observe(it.x, it.f_true, trial.x_new, f_new)
             cost_new = loss.cost(f_new)
             verdict = strategy.judge(Delta, trial, it.cost, cost_new, norm(it.x),
                                      settings.ftol, settings.xtol)
@@ -151,6 +182,15 @@ def run(problem, jacobian, strategy, loss, x0, f0, settings):
             step_norm = norm(trial.step)
             Delta = verdict.Delta
             status = verdict.status
+            if Delta_before_failures is not None:
+                # The step was small because evaluations failed, not because
+                # the solver converged: no xtol verdict, and after a good step
+                # the radius returns towards its size before the failures.
+                status = _without_xtol(status)
+                if accepted:
+                    Delta = max(Delta, 0.5 * Delta_before_failures)
+                Delta_before_failures = None
+            consecutive_failures = 0
             if status is not None:
                 break
 
@@ -177,5 +217,6 @@ def run(problem, jacobian, strategy, loss, x0, f0, settings):
         x=it.x, cost=it.cost, fun=it.f_true, jac=it.J, grad=it.g,
         optimality=strategy.result_optimality(lin, g_norm), active_mask=strategy.active_mask(it.x, settings.xtol),
         nfev=problem.nfev, njev=njev if settings.report_njev else None, status=int(status), message=MESSAGES[status],
-        success=status > 0, nit=iteration, nfev_total=problem.nfev_total)
+        success=status > 0, nit=iteration, nfev_total=problem.nfev_total,
+        failures=problem.failures)
 

@@ -58,8 +58,8 @@ def _arctan(z):
 
 LOSSES = {
     "linear": None,
-    "soft_l1": _soft_l1,
     "huber": _huber,
+    "soft_l1": _soft_l1,
     "cauchy": _cauchy,
     "arctan": _arctan,
 }
@@ -118,8 +118,8 @@ class Loss:
 def scale_rows(J, w):
     """diag(w) @ J for a dense, sparse or LinearOperator J."""
     if isinstance(J, LinearOperator):
-        return LinearOperator(J.shape, matvec=lambda v: w * J.matvec(v),
-                              rmatvec=lambda u: J.rmatvec(w * u), dtype=float)
+        return LinearOperator(J.shape, matvec=lambda v: w * J.matvec(np.ravel(v)),
+                              rmatvec=lambda u: J.rmatvec(w * np.ravel(u)), dtype=float)
     if issparse(J):
         return (diags_array(w) @ J).tocsr()
     return J * w[:, None]

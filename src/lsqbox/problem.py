@@ -1,15 +1,23 @@
-"""The residual function as the solver sees it: evaluations, counts, observers.
+"""The residual function as the solver sees it: evaluations, counts, failures.
 
 Every call of the user's ``fun`` goes through one `Problem`, which counts it by
-purpose. SciPy's ``nfev`` is the count of the solver's own evaluations (initial
-point and trial points); finite-difference evaluations are counted separately
-and appear in ``nfev_total``.
+purpose and tells observers (journal, progress display). SciPy's ``nfev`` is
+the count of the solver's own evaluations (initial point and trial points);
+finite-difference evaluations are counted separately and appear in
+``nfev_total``.
+
+A failed evaluation (the function raised, returned non-finite values or the
+wrong shape, or timed out) comes back as a `Failure` and is recorded in
+`failures`; only the initial point is special: its exception is raised, with
+a note naming x0.
 """
 from collections import Counter
 
 import numpy as np
 
-__all__ = ["Problem", "BoundFunction", "INITIAL", "TRIAL", "JACOBIAN"]
+from .executor import Failure, Guarded
+
+__all__ = ["Problem", "BoundFunction", "Failure", "INITIAL", "TRIAL", "JACOBIAN"]
 
 INITIAL = "initial"
 TRIAL = "trial"
@@ -29,21 +37,24 @@ class BoundFunction:
 
 
 class Problem:
-    """Evaluates residuals one at a time or as a batch through a map.
+    """Evaluates residuals one at a time or as a batch through an executor.
 
     Parameters
     ----------
     fun : BoundFunction
         The residual function.
-    map_func : callable
-        ``map``-like callable that runs a batch (serial or parallel).
+    executor : ExecutorHandle
+        Runs batches (serial, pools, dask).
     """
 
-    def __init__(self, fun, map_func=map):
+    def __init__(self, fun, executor):
         self.fun = fun
-        self.map = map_func
+        self.guarded = Guarded(fun)
+        self.executor = executor
         self.counts = Counter()
         self.observers = []
+        self.failures = []
+        self.m = None
 
     @property
     def nfev(self):
@@ -55,23 +66,44 @@ class Problem:
         """Every call of ``fun``, finite differences included."""
         return sum(self.counts.values())
 
-    def evaluate(self, x, purpose):
-        """Residuals at one point (the raw array ``fun`` returned, made 1-d-at-least)."""
-        f = self.fun(x)
-        self._record(purpose, [x], [f])
+    def evaluate_initial(self, x):
+        """Residuals at x0, run here; an exception propagates with a note."""
+        try:
+            f = self.fun(x)
+        except Exception as exc:
+            if hasattr(exc, "add_note"):
+                exc.add_note(f"lsqbox: `fun` failed at the initial point x0 = {x!r}")
+            raise
+        self.counts[INITIAL] += 1
+        self._notify(INITIAL, [x], [f])
         return f
 
+    def evaluate(self, x, purpose):
+        """Residuals at one point, or a `Failure`."""
+        return self.evaluate_many([x], purpose)[0]
+
     def evaluate_many(self, xs, purpose):
-        """Residuals at several points, run as one batch through the map."""
+        """Residuals at several points, run as one batch; failures as `Failure`."""
         xs = list(xs)
-        if len(xs) == 1:
-            fs = [self.fun(xs[0])]
-        else:
-            fs = list(self.map(self.fun, xs))
-        self._record(purpose, xs, fs)
+        raw = self.executor.run(self.guarded, xs)
+        fs = [self._check(x, value, purpose) for x, value in zip(xs, raw)]
+        self.counts[purpose] += len(xs)
+        self._notify(purpose, xs, fs)
         return fs
 
-    def _record(self, purpose, xs, fs):
-        self.counts[purpose] += len(xs)
+    def _check(self, x, value, purpose):
+        if not isinstance(value, Failure):
+            value = np.asarray(value)
+            if self.m is not None and value.shape != (self.m,):
+                value = Failure(f"`fun` returned shape {value.shape}, expected ({self.m},)")
+            elif not np.all(np.isfinite(value)):
+                bad = int(np.count_nonzero(~np.isfinite(value)))
+                value = Failure(f"non-finite residuals ({bad} of {value.size})")
+        if isinstance(value, Failure):
+            self.failures.append({"x": np.array(x, copy=True), "purpose": purpose,
+                                  "reason": value.reason})
+        return value
+
+    def _notify(self, purpose, xs, fs):
         for observer in self.observers:
             observer(purpose, xs, fs)

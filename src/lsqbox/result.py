@@ -9,6 +9,7 @@ FIELDS = ("x", "cost", "fun", "jac", "grad", "optimality", "active_mask", "nfev"
           "njev", "status", "message", "success", "nit", "nfev_total")
 
 
+
 class LeastSquaresResult(OptimizeResult):
     """Result of `lsqbox.least_squares`.
 
@@ -20,6 +21,10 @@ class LeastSquaresResult(OptimizeResult):
     nfev_total : int
         Every call of ``fun``, finite-difference evaluations included (SciPy's
         ``nfev`` counts only the solver's own evaluations).
+    failures : list of dict
+        Every failed evaluation: ``x``, ``purpose`` ('trial' or 'jacobian') and
+        ``reason`` (the exception, "non-finite residuals", a timeout). Failed
+        trial points are treated as very poor steps and the solve goes on.
     """
 
     def covariance(self, absolute_sigma=False, hold_active=True):
@@ -77,6 +82,8 @@ class LeastSquaresResult(OptimizeResult):
             elif isinstance(value, np.generic):
                 value = value.item()
             out[key] = value
+        out["failures"] = [{"x": np.asarray(item["x"]).tolist(), "purpose": item["purpose"],
+                            "reason": item["reason"]} for item in self.get("failures", [])]
         return out
 
     @classmethod

@@ -11,6 +11,7 @@ __all__ = ["Status", "MESSAGES", "gtol_satisfied", "step_tolerances"]
 class Status(IntEnum):
     """Why the solver stopped (SciPy's integers)."""
 
+    FAILURES = -3
     CALLBACK = -2
     IMPROPER_INPUT = -1
     MAX_NFEV = 0
@@ -21,6 +22,8 @@ class Status(IntEnum):
 
 
 MESSAGES = {
+    Status.FAILURES: "Stopped after too many consecutive failed evaluations of `fun` "
+                     "(see `result.failures`).",
     Status.CALLBACK: "Stopped because `callback` function raised `StopIteration` "
                      "or returned `True`",
     Status.IMPROPER_INPUT: "Improper input parameters status returned from `leastsq`",

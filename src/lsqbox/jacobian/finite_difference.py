@@ -25,7 +25,7 @@ residuals get float32-sized steps. Steps are made exactly representable
 import numpy as np
 from scipy.sparse import csr_array, csr_matrix, issparse, coo_array
 
-from ..problem import JACOBIAN
+from ..problem import JACOBIAN, Failure
 from .coloring import group_columns
 
 __all__ = ["FiniteDifferenceJacobian", "relative_step"]
@@ -87,6 +87,8 @@ class FiniteDifferenceJacobian:
             self.pattern = (pattern.row[keep], pattern.col[keep], pattern.shape)
             self.sparse_output_type = sparse_output_type
         self.n_groups = int(self.groups.max()) + 1 if n else 0
+        self.previous = None
+        self.frozen = np.zeros(0, dtype=int)
 
     # -- steps ---------------------------------------------------------------
     def _absolute_step(self, x):
@@ -143,42 +145,125 @@ class FiniteDifferenceJacobian:
         """The finite-difference Jacobian at x, where the residuals are f."""
         h = self._absolute_step(x)
         h1, h2, kind = self._fit_to_bounds(x, h)
+        ng = self.n_groups
         points = self._group_points(x, h1)
         if h2 is not None:
             points += self._group_points(x, h2)
         fs = self.problem.evaluate_many(points, JACOBIAN)
-        F1 = np.column_stack([np.asarray(v) for v in fs[:self.n_groups]])
-        if self.scheme == "cs":
-            D = F1.imag.astype(float)
-        else:
-            F1 = F1.astype(float)
-            D = F1 - f[:, None]
-        if h2 is not None:
-            F2 = np.column_stack([np.asarray(v, dtype=float) for v in fs[self.n_groups:]])
-            D_central = F1 - F2            # divided by 2 h below
-            D_onesided = -3.0 * f[:, None] + 4.0 * F1 - F2
-            return self._assemble_3point(D_central, D_onesided, h1, kind)
-        return self._assemble(D, h1)
+        F1, F2 = fs[:ng], fs[ng:]
 
-    def _assemble(self, D, denom):
-        """J[i, j] = D[i, group(j)] / denom_j on the pattern."""
+        m = f.size
+        D_forward = np.zeros((m, ng))       # kind 0: / h
+        D_central = np.zeros((m, ng))       # kind 1: / 2h
+        D_onesided = np.zeros((m, ng))      # kind 2: / 2h
+        failed = []
+        for g in range(ng):
+            if isinstance(F1[g], Failure) or (h2 is not None and isinstance(F2[g], Failure)):
+                failed.append(g)
+            elif self.scheme == "cs":
+                D_forward[:, g] = np.asarray(F1[g]).imag
+            else:
+                D_forward[:, g] = np.asarray(F1[g], dtype=float) - f
+                if h2 is not None:
+                    F2g = np.asarray(F2[g], dtype=float)
+                    D_central[:, g] = F1[g] - F2g
+                    D_onesided[:, g] = -3.0 * f + 4.0 * F1[g] - F2g
+        kind = kind.copy()
+        self.frozen = self._retry_failed(x, f, h1, failed, D_forward, kind)
+        if self.scheme != "cs":
+            self._retry_zero_differences(x, f, h1, kind, D_forward, D_central, D_onesided)
+        J = self._assemble(D_forward, D_central, D_onesided, h1, kind)
+        if self.frozen.size and self.previous is not None and self.pattern is None:
+            # Columns no step could evaluate keep their last known value.
+            J[:, self.frozen] = self.previous[:, self.frozen]
         if self.pattern is None:
-            return D[:, self.groups] / denom
-        rows, cols, shape = self.pattern
-        data = D[rows, self.groups[cols]] / denom[cols]
-        return self.sparse_output_type((data, (rows, cols)), shape=shape).tocsr()
+            self.previous = J
+        return J
 
-    def _assemble_3point(self, D_central, D_onesided, h1, kind):
-        # Central: (f(x+h) - f(x-h)) / 2h. One-sided: (-3f0 + 4f(x+h) - f(x+2h)) / 2h.
-        # Both divide by 2 h1; pick the numerator per column.
+    def _group_columns(self, g):
+        return np.flatnonzero(self.groups == g)
+
+    def _retry_failed(self, x, f, h1, failed, D_forward, kind):
+        """Groups whose evaluation failed: the opposite step, then half the step.
+
+        Returns the columns that still failed (their derivatives are left 0 or,
+        with a previous Jacobian, its columns)."""
+        for factor in (-1.0, 0.5):
+            if not failed:
+                break
+            points, tried = [], []
+            for g in failed:
+                cols = self._group_columns(g)
+                x_try = x.astype(complex if self.scheme == "cs" else float)
+                step = factor * h1[cols]
+                x_try[cols] += 1j * step if self.scheme == "cs" else step
+                if self.scheme != "cs" and not np.all(
+                        (x_try[cols] >= self.lb[cols]) & (x_try[cols] <= self.ub[cols])):
+                    continue
+                points.append(x_try)
+                tried.append(g)
+            results = self.problem.evaluate_many(points, JACOBIAN) if points else []
+            for g, value in zip(tried, results):
+                if isinstance(value, Failure):
+                    continue
+                if self.scheme == "cs":
+                    D_forward[:, g] = np.asarray(value).imag / factor
+                else:
+                    D_forward[:, g] = (np.asarray(value, dtype=float) - f) / factor
+                kind[self._group_columns(g)] = 0
+                failed = [k for k in failed if k != g]
+        frozen = [self._group_columns(g) for g in failed]
+        return np.concatenate(frozen) if frozen else np.zeros(0, dtype=int)
+
+    def _retry_zero_differences(self, x, f, h1, kind, D_forward, D_central, D_onesided):
+        """A group whose residuals did not change at all had a step below the
+        rounding level of f (a variable that started tiny but matters at scale
+        one): retry once with the classic step eps_r * max(1, |x|)."""
+        frozen = set(self.groups[self.frozen].tolist())
+        zero_groups = [g for g in range(self.n_groups) if g not in frozen
+                       and not np.any(D_forward[:, g]) and not np.any(D_central[:, g])]
+        points, retried = [], []
+        for g in zero_groups:
+            cols = self._group_columns(g)
+            big = self.eps_r * np.maximum(1.0, np.abs(x[cols]))
+            if np.all(big <= np.abs(h1[cols]) * 1.000001):
+                continue
+            step = np.copysign(big, h1[cols])
+            x_try = x.copy()
+            x_try[cols] += step
+            if not np.all((x_try[cols] >= self.lb[cols]) & (x_try[cols] <= self.ub[cols])):
+                x_try[cols] = x[cols] - step
+                step = -step
+                if not np.all((x_try[cols] >= self.lb[cols]) & (x_try[cols] <= self.ub[cols])):
+                    continue
+            points.append(x_try)
+            retried.append((g, cols, step))
+        if not points:
+            return
+        for (g, cols, step), value in zip(retried,
+                                          self.problem.evaluate_many(points, JACOBIAN)):
+            if isinstance(value, Failure):
+                continue
+            D_forward[:, g] = np.asarray(value, dtype=float) - f
+            h1[cols] = step
+            kind[cols] = 0
+
+    def _assemble(self, D_forward, D_central, D_onesided, h1, kind):
+        """J[i, j] from the numerator of column j's formula on the pattern."""
         if self.pattern is None:
-            numer = np.where(kind[None, :] == 1, D_central[:, self.groups],
-                             D_onesided[:, self.groups])
-            return numer / (2.0 * h1)
+            g = self.groups
+            J = D_forward[:, g] / h1
+            two_sided = kind != 0
+            if np.any(two_sided):
+                numer = np.where(kind[None, :] == 1, D_central[:, g], D_onesided[:, g])
+                J[:, two_sided] = (numer / (2.0 * h1))[:, two_sided]
+            return J
         rows, cols, shape = self.pattern
         g = self.groups[cols]
-        numer = np.where(kind[cols] == 1, D_central[rows, g], D_onesided[rows, g])
-        data = numer / (2.0 * h1[cols])
+        k = kind[cols]
+        data = np.where(k == 0, D_forward[rows, g] / h1[cols],
+                        np.where(k == 1, D_central[rows, g], D_onesided[rows, g])
+                        / (2.0 * h1[cols]))
         return self.sparse_output_type((data, (rows, cols)), shape=shape).tocsr()
 
     def observe(self, x_from, f_from, x_to, f_to):

@@ -16,7 +16,7 @@ def scale_columns(J, d):
     """J diag(d) for a dense, sparse or LinearOperator J (not copied for operators)."""
     if isinstance(J, LinearOperator):
         return LinearOperator(J.shape, matvec=lambda x: J.matvec(np.ravel(x) * d),
-                              rmatvec=lambda y: J.rmatvec(y) * d, dtype=float)
+                              rmatvec=lambda y: J.rmatvec(np.ravel(y)) * d, dtype=float)
     if issparse(J):
         return (J @ diags_array(d)).tocsr()
     return J * d
@@ -43,7 +43,7 @@ def masked_scaled_operator(J, scale, active):
     J = aslinearoperator(J)
     d = np.where(active, 0.0, scale)
     return LinearOperator(J.shape, matvec=lambda x: J.matvec(np.ravel(x) * d),
-                          rmatvec=lambda y: d * J.rmatvec(y), dtype=float)
+                          rmatvec=lambda y: d * J.rmatvec(np.ravel(y)), dtype=float)
 
 
 def column_norms(J):

@@ -63,12 +63,14 @@ def solve_lsq_trust_region(n, m, uf, s, V, Delta, initial_alpha=None,
         Number of Newton iterations used.
     """
     suf = s * uf
-    # The Gauss-Newton step exists only when J has full column rank.
+    # The Gauss-Newton step is unique only when J has full column rank;
+    # otherwise the minimum-norm one (over the nonzero singular values) is a
+    # solution of the subproblem whenever it fits.
     full_rank = m >= n and s[-1] > EPS * m * s[0]
-    if full_rank:
-        p = -V.dot(uf / s)
-        if norm(p) <= Delta:
-            return p, 0.0, 0
+    nonzero = s > EPS * max(m, n) * s[0] if s.size and s[0] > 0 else np.zeros(s.size, bool)
+    p = -V[:, nonzero].dot(uf[nonzero] / s[nonzero])
+    if norm(p) <= Delta:
+        return p, 0.0, 0
 
     alpha_upper = norm(suf) / Delta
     if full_rank:
@@ -99,6 +101,11 @@ def solve_lsq_trust_region(n, m, uf, s, V, Delta, initial_alpha=None,
         if abs(phi) < rtol * Delta:
             break
 
+    if not (np.isfinite(alpha) and alpha > 0):
+        # The safeguards failed (degenerate spectrum): the minimum-norm step
+        # pulled back to the boundary is still a descent step of the model.
+        p_min = -V[:, nonzero].dot(uf[nonzero] / s[nonzero])
+        return p_min * (Delta / norm(p_min)), 0.0, n_iter
     p = -V.dot(suf / (s ** 2 + alpha))
     # ||p|| is within rtol of Delta; put it on the boundary exactly so the
     # radius logic sees a boundary step.

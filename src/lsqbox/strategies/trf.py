@@ -103,7 +103,9 @@ class TRFStrategy(TrustRegionRules):
                 op = regularized_lsq_operator(J_h, (diag_h + reg_term) ** 0.5)
                 gn_h = lsmr(op, np.concatenate((f, np.zeros(n))), **self.lsmr_options)[0]
             else:
-                gn_h = lsmr(J_h, f, damp=reg_term ** 0.5, **self.lsmr_options)[0]
+                options = dict(self.lsmr_options)
+                damp = options.pop("damp", 0.0)
+                gn_h = lsmr(J_h, f, damp=(damp ** 2 + reg_term) ** 0.5, **options)[0]
             S, _ = qr(np.vstack((g_h, gn_h)).T, mode="economic", check_finite=False)
             JS = J_h.dot(S)
             B_S = JS.T.dot(JS)
