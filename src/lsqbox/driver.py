@@ -14,9 +14,9 @@ import inspect
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.linalg import norm
 
 from .linalg.operators import jac_scale
+from .linalg.vector import norm2
 from .problem import TRIAL, Failure
 from .strategies import Linearization
 from .termination import MESSAGES, Status
@@ -48,8 +48,7 @@ class _Iterate:
     def __init__(self, x, f_true, J, loss, settings, scale_inv=None):
         self.x = x
         self.f_true = f_true
-        self.cost = loss.cost(f_true)
-        self.J, self.f = loss.robustify(J, f_true)
+        self.cost, self.J, self.f = loss.cost_and_robustify(J, f_true)
         self.g = _gradient(self.J, self.f)
         if isinstance(settings.x_scale, str):
             self.scale, self.scale_inv = jac_scale(self.J, scale_inv)
@@ -155,6 +154,7 @@ def run(problem, jacobian, strategy, loss, x0, f0, settings):
             break
 
         strategy.prepare(lin, g_norm, Delta)
+        x_norm = norm2(it.x)
         accepted = False
         actual_reduction = -1.0
         while not accepted and problem.nfev < settings.max_nfev:
@@ -175,11 +175,11 @@ def run(problem, jacobian, strategy, loss, x0, f0, settings):
             f_new = f_new.astype(float)
             jacobian.observe(it.x, it.f_true, trial.x_new, f_new)
             cost_new = loss.cost(f_new)
-            verdict = strategy.judge(Delta, trial, it.cost, cost_new, norm(it.x),
+            verdict = strategy.judge(Delta, trial, it.cost, cost_new, x_norm,
                                      settings.ftol, settings.xtol)
             accepted = verdict.accepted
             actual_reduction = verdict.actual_reduction
-            step_norm = norm(trial.step)
+            step_norm = norm2(trial.step)
             Delta = verdict.Delta
             status = verdict.status
             if Delta_before_failures is not None:

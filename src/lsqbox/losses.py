@@ -56,6 +56,14 @@ def _arctan(z):
     return np.vstack((np.arctan(z), 1.0 / t, -2.0 * z / t ** 2))
 
 
+# rho(z) alone, for the cost of trial points (no derivatives needed).
+_COST_ONLY = {
+    "huber": lambda z: np.where(z <= 1.0, z, 2.0 * np.sqrt(z) - 1.0),
+    "soft_l1": lambda z: 2.0 * (np.sqrt(1.0 + z) - 1.0),
+    "cauchy": np.log1p,
+    "arctan": np.arctan,
+}
+
 LOSSES = {
     "linear": None,
     "huber": _huber,
@@ -71,8 +79,9 @@ class Loss:
     ``rho_of_z`` is None for the linear loss (the fast path: nothing to robustify).
     """
 
-    def __init__(self, rho_of_z, f_scale=1.0, user=False):
+    def __init__(self, rho_of_z, f_scale=1.0, user=False, rho0_of_z=None):
         self.rho_of_z = rho_of_z
+        self.rho0_of_z = rho0_of_z
         self.f_scale = float(f_scale)
         self.user = user
 
@@ -98,7 +107,18 @@ class Loss:
         """0.5 * sum of the (scaled) loss of the residuals."""
         if self.rho_of_z is None:
             return 0.5 * float(np.dot(f, f))
+        if self.rho0_of_z is not None:
+            z = (f / self.f_scale) ** 2
+            return 0.5 * self.f_scale ** 2 * float(np.sum(self.rho0_of_z(z)))
         return 0.5 * float(np.sum(self.rho(f)[0]))
+
+    def cost_and_robustify(self, J, f):
+        """(cost, J_s, f_s) with the loss evaluated once."""
+        if self.rho_of_z is None:
+            return 0.5 * float(np.dot(f, f)), J, f
+        rho = self.rho(f)
+        J_s, f_s = self._robustify(J, f, rho)
+        return 0.5 * float(np.sum(rho[0])), J_s, f_s
 
     def robustify(self, J, f):
         """Return (J_s, f_s) whose Gauss-Newton model is the loss's (module docstring).
@@ -107,7 +127,10 @@ class Loss:
         """
         if self.rho_of_z is None:
             return J, f
-        rho = self.rho(f)
+        return self._robustify(J, f, self.rho(f))
+
+    @staticmethod
+    def _robustify(J, f, rho):
         J_scale = rho[1] + 2.0 * rho[2] * f ** 2
         J_scale[J_scale < EPS] = EPS
         J_scale = np.sqrt(J_scale)
@@ -129,4 +152,4 @@ def make_loss(loss, f_scale):
     """Build a `Loss` from SciPy's `loss` argument (validated already)."""
     if callable(loss):
         return Loss(loss, f_scale, user=True)
-    return Loss(LOSSES[loss], f_scale)
+    return Loss(LOSSES[loss], f_scale, rho0_of_z=_COST_ONLY.get(loss))

@@ -14,6 +14,8 @@ trial radius costs O(n): a rejected step never refactors the Jacobian.
 ``solve_trust_region_2d`` minimizes a 2-D quadratic in a disc: the interior
 Newton point if it is inside, otherwise the best stationary point on the circle.
 """
+import math
+
 import numpy as np
 from numpy.linalg import norm
 from scipy.linalg import cho_factor, cho_solve, LinAlgError
@@ -23,13 +25,12 @@ EPS = np.finfo(float).eps
 __all__ = ["solve_lsq_trust_region", "solve_trust_region_2d"]
 
 
-def _phi_and_derivative(alpha, suf, s, Delta):
-    """phi(alpha) = ||p(alpha)|| - Delta and its derivative."""
-    denom = s ** 2 + alpha
-    p_norm = norm(suf / denom)
-    phi = p_norm - Delta
-    phi_prime = -np.sum(suf ** 2 / denom ** 3) / p_norm
-    return phi, phi_prime
+def _phi_and_derivative(alpha, suf, s2, Delta):
+    """phi(alpha) = ||p(alpha)|| - Delta and its derivative (s2 = s**2)."""
+    denom = s2 + alpha
+    q = suf / denom
+    p_norm = math.sqrt(float(np.dot(q, q)))
+    return p_norm - Delta, -float(np.dot(q, q / denom)) / p_norm
 
 
 def solve_lsq_trust_region(n, m, uf, s, V, Delta, initial_alpha=None,
@@ -67,14 +68,20 @@ def solve_lsq_trust_region(n, m, uf, s, V, Delta, initial_alpha=None,
     # otherwise the minimum-norm one (over the nonzero singular values) is a
     # solution of the subproblem whenever it fits.
     full_rank = m >= n and s[-1] > EPS * m * s[0]
-    nonzero = s > EPS * max(m, n) * s[0] if s.size and s[0] > 0 else np.zeros(s.size, bool)
+    if full_rank:
+        nonzero = slice(None)
+    elif s.size and s[0] > 0:
+        nonzero = s > EPS * max(m, n) * s[0]
+    else:
+        nonzero = np.zeros(s.size, bool)
     p = -V[:, nonzero].dot(uf[nonzero] / s[nonzero])
     if norm(p) <= Delta:
         return p, 0.0, 0
 
+    s2 = s * s
     alpha_upper = norm(suf) / Delta
     if full_rank:
-        phi, phi_prime = _phi_and_derivative(0.0, suf, s, Delta)
+        phi, phi_prime = _phi_and_derivative(0.0, suf, s2, Delta)
         alpha_lower = -phi / phi_prime
     else:
         alpha_lower = 0.0
@@ -91,7 +98,7 @@ def solve_lsq_trust_region(n, m, uf, s, V, Delta, initial_alpha=None,
     for n_iter in range(1, max_iter + 1):
         if alpha < alpha_lower or alpha > alpha_upper:
             alpha = safeguard()
-        phi, phi_prime = _phi_and_derivative(alpha, suf, s, Delta)
+        phi, phi_prime = _phi_and_derivative(alpha, suf, s2, Delta)
         if phi < 0:
             alpha_upper = alpha
         ratio = phi / phi_prime

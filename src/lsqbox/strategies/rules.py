@@ -6,6 +6,7 @@ SciPy's rules, collected here; `lm` has MINPACK's (strategies/lm.py).
 """
 from dataclasses import dataclass
 
+from ..linalg.vector import norm2
 from ..termination import Status, gtol_satisfied, step_tolerances
 
 __all__ = ["Verdict", "TrustRegionRules", "update_radius"]
@@ -62,7 +63,7 @@ class TrustRegionRules:
         Delta_new, ratio = update_radius(Delta, actual_reduction,
                                          trial.predicted_reduction, trial.step_h_norm,
                                          self.bound_hit(trial, Delta))
-        step_norm = _norm(trial.step)
+        step_norm = norm2(trial.step)
         status = step_tolerances(actual_reduction, cost, step_norm, x_norm, ratio,
                                  ftol, xtol)
         if status is None:
@@ -77,7 +78,3 @@ class TrustRegionRules:
     def bound_hit(self, trial, Delta):
         raise NotImplementedError
 
-
-def _norm(v):
-    from numpy.linalg import norm
-    return norm(v)

@@ -25,7 +25,6 @@ reflection, and the scaled gradient step are compared on the model, and the
 best of the three is taken. Iterates stay strictly feasible.
 """
 import numpy as np
-from numpy.linalg import norm
 from scipy.linalg import svd, qr
 from scipy.sparse.linalg import lsmr
 
@@ -35,6 +34,7 @@ from ..linalg.operators import scale_columns, regularized_lsq_operator
 from ..linalg.quadratic import (build_quadratic_1d, evaluate_quadratic,
                                 minimize_quadratic_1d)
 from ..linalg.subproblem import solve_lsq_trust_region, solve_trust_region_2d
+from ..linalg.vector import norm2, norm_inf
 from . import Trial
 from .rules import TrustRegionRules
 
@@ -56,20 +56,26 @@ class TRFStrategy(TrustRegionRules):
 
     # -- once per problem -------------------------------------------------
     def initial_radius(self, lin):
-        v, _ = cl_scaling_vector(lin.x, lin.g, self.lb, self.ub)
-        Delta = norm(lin.x * lin.scale_inv / v ** 0.5)
+        v, _ = self._scaling(lin)
+        Delta = norm2(lin.x * lin.scale_inv / v ** 0.5)
         return Delta if Delta != 0 else 1.0
 
     # -- once per accepted point -------------------------------------------
+    def _scaling(self, lin):
+        """Coleman-Li v, dv at the point (ones and zeros without bounds)."""
+        if not self.bounded:
+            return np.ones_like(lin.x), np.zeros_like(lin.x)
+        return cl_scaling_vector(lin.x, lin.g, self.lb, self.ub)
+
     def optimality(self, lin):
         """||v * g||_inf, the first-order measure of Coleman & Li."""
-        v, _ = cl_scaling_vector(lin.x, lin.g, self.lb, self.ub)
-        return norm(lin.g * v, ord=np.inf)
+        v, _ = self._scaling(lin)
+        return norm_inf(lin.g * v)
 
     def prepare(self, lin, g_norm, Delta):
         x, f, J, g = lin.x, lin.f, lin.J, lin.g
         m, n = f.size, x.size
-        v, dv = cl_scaling_vector(x, g, self.lb, self.ub)
+        v, dv = self._scaling(lin)
         bound_dir = dv != 0
         v[bound_dir] *= lin.scale_inv[bound_dir]
         self.d = d = v ** 0.5 * lin.scale
@@ -96,7 +102,7 @@ class TRFStrategy(TrustRegionRules):
             reg_term = 0.0
             if self.regularize:
                 a, b = build_quadratic_1d(J_h, g_h, -g_h, diag=self.diag_for_model)
-                to_tr = Delta / norm(g_h)
+                to_tr = Delta / norm2(g_h)
                 ag_value = minimize_quadratic_1d(a, b, 0, to_tr)[1]
                 reg_term = -ag_value / Delta ** 2
             if augmented:
@@ -125,8 +131,10 @@ class TRFStrategy(TrustRegionRules):
             p_h = self.S.dot(p_S)
         p = self.d * p_h
         step, step_h, predicted = self._select_step(p, p_h, Delta)
-        x_new = make_strictly_feasible(self.x + step, self.lb, self.ub, rstep=0)
-        return Trial(x_new=x_new, step=step, step_h_norm=norm(step_h),
+        x_new = self.x + step
+        if self.bounded:
+            x_new = make_strictly_feasible(x_new, self.lb, self.ub, rstep=0)
+        return Trial(x_new=x_new, step=step, step_h_norm=norm2(step_h),
                      predicted_reduction=predicted,
                      tr_hit=None)
 
@@ -185,7 +193,7 @@ class TRFStrategy(TrustRegionRules):
 
         ag_h = -self.g_h
         ag = d * ag_h
-        to_tr = Delta / norm(ag_h)
+        to_tr = Delta / norm2(ag_h)
         to_bound, _ = step_size_to_bound(x, ag, lb, ub)
         ag_stride = theta * to_bound if to_bound < to_tr else to_tr
         a, b = build_quadratic_1d(self.J_h, self.g_h, ag_h, diag=self.diag_for_model)
@@ -201,8 +209,9 @@ class TRFStrategy(TrustRegionRules):
 
 
 def _svd(A):
-    """Thin SVD; gesdd first, the slower but sturdier gesvd if it fails."""
+    """Thin SVD; numpy's gesdd first (less wrapper overhead than scipy.linalg's
+    on small matrices), LAPACK's slower but sturdier gesvd if it fails."""
     try:
-        return svd(A, full_matrices=False, check_finite=False)
+        return np.linalg.svd(A, full_matrices=False)
     except np.linalg.LinAlgError:
         return svd(A, full_matrices=False, check_finite=False, lapack_driver="gesvd")

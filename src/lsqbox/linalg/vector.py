@@ -1,0 +1,18 @@
+"""Norms of small vectors without numpy.linalg.norm's generality (it costs
+microseconds per call, and the trust-region loop calls it dozens of times per
+iteration on vectors of a few elements)."""
+import math
+
+import numpy as np
+
+__all__ = ["norm2", "norm_inf"]
+
+
+def norm2(v):
+    """Euclidean norm of a 1-d float array."""
+    return math.sqrt(float(np.dot(v, v)))
+
+
+def norm_inf(v):
+    """Infinity norm of a 1-d float array (0 for an empty one)."""
+    return float(np.max(np.abs(v))) if v.size else 0.0
