@@ -9,21 +9,25 @@ or lambda = 0 when the Gauss-Newton point is already inside (J. J. Moré, "The
 Levenberg-Marquardt algorithm: implementation and theory", LNM 630, 1978,
 section 5; MINPACK-1 user guide, ANL-80-74, 1980, subroutine LMPAR).
 
-Each trial lambda solves the regularized problem from R alone: in pivoted
-coordinates z = P^T p,
+MINPACK re-triangularizes [R; sqrt(lambda) D_P] with Givens rotations for every
+trial lambda. We take one SVD of the n x n matrix B = R D_P^-1 per accepted
+point instead (D_P = P^T D P): with B = U S V^T and c = U^T (Q^T f),
 
-    min || [R; sqrt(lambda) D_P] z - [Q^T f; 0] ||,  D_P = P^T D P,
+    D_P z(lambda) = V (s c / (s^2 + lambda)),
+    ||D p||^2 = sum (s c / (s^2 + lambda))^2,
+    phi'(lambda) ||D p|| = -sum (s c)^2 / (s^2 + lambda)^3,
 
-a QR of a 2n x n matrix (LAPACK), never touching the m x n Jacobian again, so a
-rejected step costs O(n^3) and no new factorization of J. The Newton iteration
-is on phi(lambda) = ||D p(lambda)|| - Delta, safeguarded by the bounds
-[parl, paru] that Moré derives from the Gauss-Newton point and the gradient.
+so every quantity of Moré's iteration (the Newton correction, the bounds parl
+and paru) costs O(n) per trial lambda and the iteration itself — its
+safeguards, its 10% acceptance band and its warm start — is MINPACK's.
 """
+import math
+
 import numpy as np
 from numpy.linalg import norm
-from scipy.linalg import qr, solve_triangular
+from scipy.linalg import solve_triangular
 
-__all__ = ["lmpar"]
+__all__ = ["LMSubproblem", "lmpar"]
 
 DWARF = np.finfo(float).tiny
 
@@ -39,8 +43,8 @@ def _gauss_newton(R, qtf):
     return z, nsing
 
 
-def lmpar(R, perm, diag, qtf, Delta, par, max_iter=10):
-    """Moré's LM parameter and step.
+class LMSubproblem:
+    """The LM subproblem at one accepted point, for any radius.
 
     Parameters
     ----------
@@ -52,10 +56,76 @@ def lmpar(R, perm, diag, qtf, Delta, par, max_iter=10):
         Positive scaling D.
     qtf : ndarray, shape (n,)
         First n components of Q^T f.
-    Delta : float
-        Radius, measured as ||D p||.
-    par : float
-        Initial guess for lambda (the previous value).
+    """
+
+    def __init__(self, R, perm, diag, qtf):
+        n = R.shape[0]
+        self.n = n
+        self.perm = perm
+        self.diag = diag
+        d_perm = diag[perm]
+        self.d_perm = d_perm
+        z, self.nsing = _gauss_newton(R, qtf)
+        self.x_gn = np.empty(n)
+        self.x_gn[perm] = z
+        self.dxnorm_gn = norm(diag * self.x_gn)
+        U, s, Vt = np.linalg.svd(R / d_perm, full_matrices=False)
+        self.s2 = s * s
+        self.sc = s * U.T.dot(qtf)
+        self.Vt = Vt
+        self.gnorm = norm(self.sc)           # ||D^-1 J^T f||
+
+    def _at(self, par):
+        """||D p||, ||q||^2 * ||D p||^2 (MINPACK's Newton-correction norm) at par."""
+        denom = self.s2 + par
+        w = self.sc / denom
+        dxnorm = math.sqrt(float(np.dot(w, w)))
+        return dxnorm, float(np.dot(w, w / denom))
+
+    def _step(self, par):
+        y = self.Vt.T.dot(self.sc / (self.s2 + par))
+        x = np.empty(self.n)
+        x[self.perm] = y / self.d_perm
+        return x
+
+    def solve(self, Delta, par, max_iter=10):
+        """Returns (par, x): the LM parameter and the solution x of the
+        regularized normal equations (the step is -x)."""
+        fp = self.dxnorm_gn - Delta
+        if fp <= 0.1 * Delta:
+            return 0.0, self.x_gn.copy()
+
+        parl = 0.0
+        if self.nsing == self.n:
+            _, q2 = self._at(0.0)
+            parl = (fp / Delta) / (q2 / self.dxnorm_gn ** 2)
+        paru = self.gnorm / Delta
+        if paru == 0:
+            paru = DWARF / min(Delta, 0.1)
+        par = min(max(par, parl), paru)
+        if par == 0:
+            par = self.gnorm / self.dxnorm_gn
+
+        for iteration in range(1, max_iter + 1):
+            if par == 0:
+                par = max(DWARF, 0.001 * paru)
+            dxnorm, q2 = self._at(par)
+            fp_old = fp
+            fp = dxnorm - Delta
+            if (abs(fp) <= 0.1 * Delta or (parl == 0 and fp <= fp_old < 0)
+                    or iteration == max_iter):
+                break
+            parc = (fp / Delta) / (q2 / dxnorm ** 2)
+            if fp > 0:
+                parl = max(parl, par)
+            elif fp < 0:
+                paru = min(paru, par)
+            par = max(parl, par + parc)
+        return par, self._step(par)
+
+
+def lmpar(R, perm, diag, qtf, Delta, par, max_iter=10):
+    """Moré's LM parameter and step in one call (see `LMSubproblem`).
 
     Returns
     -------
@@ -64,54 +134,4 @@ def lmpar(R, perm, diag, qtf, Delta, par, max_iter=10):
     x : ndarray, shape (n,)
         The solution p of the regularized normal equations; the step is -x.
     """
-    n = R.shape[0]
-    d_perm = diag[perm]
-    z, nsing = _gauss_newton(R, qtf)
-    x = np.empty(n)
-    x[perm] = z
-    dxnorm = norm(diag * x)
-    fp = dxnorm - Delta
-    if fp <= 0.1 * Delta:
-        return 0.0, x
-
-    # Lower bound from the Newton step at lambda = 0 (only with full rank).
-    parl = 0.0
-    if nsing == n:
-        w = d_perm * ((diag * x)[perm] / dxnorm)
-        w = solve_triangular(R, w, trans="T", check_finite=False)
-        parl = (fp / Delta) / np.dot(w, w)
-    # Upper bound: ||D^-1 J^T f|| / Delta.
-    gnorm = norm(R.T.dot(qtf) / d_perm)
-    paru = gnorm / Delta
-    if paru == 0:
-        paru = DWARF / min(Delta, 0.1)
-
-    par = min(max(par, parl), paru)
-    if par == 0:
-        par = gnorm / dxnorm
-
-    rhs = np.concatenate((qtf, np.zeros(n)))
-    for iteration in range(1, max_iter + 1):
-        if par == 0:
-            par = max(DWARF, 0.001 * paru)
-        A = np.vstack((R, np.diag(np.sqrt(par) * d_perm)))
-        Q2, S = qr(A, mode="economic", check_finite=False)
-        z = solve_triangular(S, Q2.T.dot(rhs), check_finite=False)
-        x[perm] = z
-        dx = diag * x
-        dxnorm = norm(dx)
-        fp_old = fp
-        fp = dxnorm - Delta
-        if (abs(fp) <= 0.1 * Delta or (parl == 0 and fp <= fp_old < 0)
-                or iteration == max_iter):
-            break
-        # Newton correction: S^T S = R^T R + lambda D_P^2.
-        w = d_perm * (dx[perm] / dxnorm)
-        w = solve_triangular(S, w, trans="T", check_finite=False)
-        parc = (fp / Delta) / np.dot(w, w)
-        if fp > 0:
-            parl = max(parl, par)
-        elif fp < 0:
-            paru = min(paru, par)
-        par = max(parl, par + parc)
-    return par, x
+    return LMSubproblem(R, perm, diag, qtf).solve(Delta, par, max_iter)

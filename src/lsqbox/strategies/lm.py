@@ -20,7 +20,7 @@ import numpy as np
 from numpy.linalg import norm
 from scipy.linalg import qr
 
-from ..linalg.lmpar import lmpar
+from ..linalg.lmpar import LMSubproblem
 from ..linalg.operators import column_norms
 from ..termination import Status
 from . import Trial
@@ -96,10 +96,11 @@ class LMStrategy:
         self._factor(lin)
         if self.adaptive:
             self.diag = np.maximum(self.diag, self.acnorm)
+        self.subproblem = LMSubproblem(self.R, self.perm, self.diag, self.qtf)
 
     # -- once per trial ------------------------------------------------------
     def propose(self, Delta):
-        self.par, p = lmpar(self.R, self.perm, self.diag, self.qtf, Delta, self.par)
+        self.par, p = self.subproblem.solve(Delta, self.par)
         step = -p
         pnorm = norm(self.diag * step)
         # Model terms (lmder): ||J p||^2 and lambda ||D p||^2, relative to ||f||^2.
