@@ -6,7 +6,7 @@ import numpy as np
 from . import driver
 from .bounds import make_strictly_feasible
 from .executor import open_executor
-from .jacobian import CallableJacobian, FiniteDifferenceJacobian
+from .jacobian import BroydenJacobian, CallableJacobian, FiniteDifferenceJacobian
 from .losses import make_loss
 from .methods import METHODS
 from .options import check_initial_point, check_jacobian, check_jac_sparsity, validate
@@ -22,7 +22,8 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
                   ftol=1e-8, xtol=1e-8, gtol=1e-8, x_scale=None, loss="linear",
                   f_scale=1.0, diff_step=None, tr_solver=None, tr_options=None,
                   jac_sparsity=None, max_nfev=None, verbose=0, args=(), kwargs=None,
-                  callback=None, workers=None):
+                  callback=None, workers=None, *, jac_options=None, noise=None,
+                  max_time=None, eval_timeout=None, max_failures=20):
     """Solve a nonlinear least-squares problem with bounds on the variables.
 
     A drop-in replacement for `scipy.optimize.least_squares`: same signature,
@@ -71,8 +72,33 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
     callback : callable
         ``callback(intermediate_result)`` or ``callback(x)`` after each
         iteration; returning True or raising StopIteration stops (status -2).
-    workers : None, int, map-like callable or concurrent.futures.Executor
-        Runs the finite-difference evaluations of a Jacobian in parallel.
+    workers : None, int, map-like callable, concurrent.futures.Executor or dask Client
+        Runs the finite-difference evaluations of a Jacobian in parallel (one
+        batch per Jacobian).
+
+    lsqbox's extras (keyword-only):
+
+    jac='broyden'
+        Forward differences at the start, then Broyden rank-1 updates after
+        every trial evaluation, with finite-difference refreshes when the model
+        goes stale (see `lsqbox.jacobian.broyden`). ``max_nfev`` then counts
+        every call of ``fun``.
+    jac_options : dict
+        Options of the Broyden source: max_updates, poor_ratio, poor_steps,
+        radius_shrinks, partial_refresh, explored_threshold.
+    noise : None, 'auto' or float
+        Relative noise level of the residuals. 'auto' estimates it at x0 from
+        8 extra evaluations (a difference table, Moré & Wild's ECnoise); the
+        finite-difference steps are then sqrt(noise) instead of sqrt(eps).
+    max_time : float
+        Wall-time budget in seconds; the best point so far is returned with
+        status 0.
+    eval_timeout : float
+        Seconds one evaluation may take (needs a parallel `workers` or runs the
+        serial evaluation in a helper thread); a late one is a failed evaluation.
+    max_failures : int
+        Consecutive failed trial evaluations tolerated before stopping with
+        status -3. Failed evaluations are listed in ``result.failures``.
 
     Returns
     -------
@@ -82,13 +108,16 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
     """
     result, _ = solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
                       f_scale, diff_step, tr_solver, tr_options, jac_sparsity, max_nfev,
-                      verbose, args, kwargs, callback, workers)
+                      verbose, args, kwargs, callback, workers, jac_options=jac_options,
+                      noise=noise, max_time=max_time, eval_timeout=eval_timeout,
+                      max_failures=max_failures)
     return result
 
 
 def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale,
           diff_step, tr_solver, tr_options, jac_sparsity, max_nfev, verbose, args,
-          kwargs, callback, workers):
+          kwargs, callback, workers, jac_options=None, noise=None, max_time=None,
+          eval_timeout=None, max_failures=20):
     """`least_squares` returning ``(result, strategy)``: the strategy keeps the
     method's final factorization (curve_fit's 'lm' covariance uses it)."""
     opts = validate(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
@@ -98,8 +127,10 @@ def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale
     if opts.method == "trf":
         x0 = make_strictly_feasible(x0, opts.lb, opts.ub)
 
-    with open_executor(workers) as executor:
+    extras = _check_extras(opts, jac_options, noise, max_time, eval_timeout, max_failures)
+    with open_executor(workers, eval_timeout) as executor:
         problem = Problem(BoundFunction(fun, opts.args, opts.kwargs), executor)
+        problem.count_all = opts.jac == "broyden"
         f0_raw = problem.evaluate_initial(x0)
         f0 = check_initial_point(f0_raw, x0.size, opts.method)
         m, n = f0.size, x0.size
@@ -107,7 +138,9 @@ def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale
         loss_obj = make_loss(opts.loss, opts.f_scale)
         if callable(opts.loss):
             loss_obj.rho(f0)  # raises if the callable's output has the wrong shape
-        jacobian = _jacobian_source(opts, problem, x0, f0_raw.dtype, m, n)
+        noise_level = _noise_level(noise, problem, x0, f0, opts.lb, opts.ub)
+        jacobian = _jacobian_source(opts, problem, x0, f0_raw.dtype, m, n, noise_level,
+                                    jac_options)
         J0 = jacobian.jacobian(x0, f0)
         tr_solver = check_jacobian(J0, m, n, opts)
         strategy = _strategy(opts, tr_solver, x0)
@@ -115,7 +148,8 @@ def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale
                                    max_nfev=opts.max_nfev, x_scale=opts.x_scale,
                                    verbose=opts.verbose, callback=callback,
                                    report_njev=(callable(opts.jac)
-                                                or METHODS[opts.method].fd_njev))
+                                                or METHODS[opts.method].fd_njev),
+                                   **extras)
         result = driver.run(problem, _FirstJacobian(jacobian, J0), strategy, loss_obj,
                             x0, f0, settings)
 
@@ -127,9 +161,39 @@ def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale
     return result, strategy
 
 
-def _jacobian_source(opts, problem, x0, f_dtype, m, n):
+def _check_extras(opts, jac_options, noise, max_time, eval_timeout, max_failures):
+    """Validate lsqbox's keyword-only extras; returns driver settings."""
+    if jac_options is not None and opts.jac != "broyden":
+        raise ValueError("`jac_options` applies to jac='broyden' only.")
+    if jac_options is not None and not isinstance(jac_options, dict):
+        raise TypeError("`jac_options` must be a dict.")
+    if noise is not None and not (noise == "auto" or (np.isscalar(noise) and 0 < noise < 1)):
+        raise ValueError("`noise` must be None, 'auto' or a relative level in (0, 1).")
+    for name, value in (("max_time", max_time), ("eval_timeout", eval_timeout)):
+        if value is not None and not (np.isscalar(value) and value > 0):
+            raise ValueError(f"`{name}` must be None or a positive number of seconds.")
+    if not (isinstance(max_failures, (int, np.integer)) and max_failures >= 1):
+        raise ValueError("`max_failures` must be a positive integer.")
+    return {"max_time": max_time, "max_failures": int(max_failures)}
+
+
+def _noise_level(noise, problem, x0, f0, lb, ub):
+    if noise is None:
+        return None
+    if noise == "auto":
+        from .noise import estimate_noise
+        return estimate_noise(problem, x0, f0, lb, ub)
+    return float(noise)
+
+
+def _jacobian_source(opts, problem, x0, f_dtype, m, n, noise_level=None,
+                     jac_options=None):
     if callable(opts.jac):
         return CallableJacobian(opts.jac, opts.args, opts.kwargs)
+    if opts.jac == "broyden":
+        fd = FiniteDifferenceJacobian(problem, "2-point", x0, opts.lb, opts.ub, f_dtype,
+                                      diff_step=opts.diff_step, noise=noise_level)
+        return BroydenJacobian(fd, n, opts.x_scale, jac_options)
     sparsity = None
     if opts.jac_sparsity is not None:
         sparsity = check_jac_sparsity(opts.jac_sparsity, m, n)
@@ -139,7 +203,7 @@ def _jacobian_source(opts, problem, x0, f_dtype, m, n):
     refine = bool(enabled) and min(enabled) < 1e-10
     return FiniteDifferenceJacobian(problem, opts.jac, x0, opts.lb, opts.ub, f_dtype,
                                     diff_step=opts.diff_step, sparsity=sparsity,
-                                    refine_to_central=refine)
+                                    refine_to_central=refine, noise=noise_level)
 
 
 def _strategy(opts, tr_solver, x0):
@@ -169,8 +233,15 @@ class _FirstJacobian:
             return J
         return self.source.jacobian(x, f)
 
-    def observe(self, x_from, f_from, x_to, f_to):
-        self.source.observe(x_from, f_from, x_to, f_to)
+    def observe(self, x_from, f_from, x_to, f_to, ratio=None, shrunk=False):
+        self.source.observe(x_from, f_from, x_to, f_to, ratio, shrunk)
 
     def refine(self):
         return self.source.refine()
+
+    def updated(self, x, f):
+        return self.source.updated(x, f)
+
+    @property
+    def n_evaluations(self):
+        return self.source.n_evaluations

@@ -11,6 +11,7 @@ the step, and a step that triggers a tolerance test is still accepted (its
 Jacobian is evaluated) before the loop ends.
 """
 import inspect
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,7 @@ class Settings:
     callback: object = None
     report_njev: bool = True
     max_failures: int = 20       # consecutive failed trial evaluations
+    max_time: float = None       # seconds of wall time
 
 
 class _Iterate:
@@ -69,6 +71,12 @@ def _evaluate_trial(problem, x, max_nfev):
             and problem.nfev < max_nfev):
         f = problem.evaluate(x, TRIAL)
     return f
+
+
+def _out_of_budget(problem, settings, deadline):
+    if problem.nfev >= settings.max_nfev:
+        return True
+    return deadline is not None and time.monotonic() >= deadline
 
 
 def _without_xtol(status):
@@ -119,10 +127,10 @@ def wrap_callback(callback):
 def run(problem, jacobian, strategy, loss, x0, f0, settings):
     """Minimize; returns a `LeastSquaresResult` (message and success included)."""
     J0 = jacobian.jacobian(x0, f0)
-    njev = 1
     it = _Iterate(x0, f0, J0, loss, settings)
     Delta = strategy.initial_radius(it.linearization())
     should_stop = wrap_callback(settings.callback)
+    deadline = None if settings.max_time is None else time.monotonic() + settings.max_time
 
     status = None
     iteration = 0
@@ -139,12 +147,11 @@ def run(problem, jacobian, strategy, loss, x0, f0, settings):
         if settings.verbose == 2:
             _print_iteration(iteration, problem.nfev, it.cost, actual_reduction,
                              step_norm, g_norm)
-        if status is not None or problem.nfev >= settings.max_nfev:
+        if status is not None or _out_of_budget(problem, settings, deadline):
             if status in STEP_TOLERANCES and jacobian.refine():
                 # Converged with an approximate Jacobian that cannot support the
                 # tolerances asked for: go on from here with a better one.
                 J = jacobian.jacobian(it.x, it.f_true)
-                njev += 1
                 it = _Iterate(it.x, it.f_true, J, loss, settings, it.scale_inv)
                 # The radius shrank to what the old model allowed; near the
                 # solution the new Gauss-Newton step fits in a fresh one.
@@ -157,7 +164,7 @@ def run(problem, jacobian, strategy, loss, x0, f0, settings):
         x_norm = norm2(it.x)
         accepted = False
         actual_reduction = -1.0
-        while not accepted and problem.nfev < settings.max_nfev:
+        while not accepted and not _out_of_budget(problem, settings, deadline):
             trial = strategy.propose(Delta)
             f_new = _evaluate_trial(problem, trial.x_new, settings.max_nfev)
             if isinstance(f_new, Failure):
@@ -173,8 +180,8 @@ def run(problem, jacobian, strategy, loss, x0, f0, settings):
                     break
                 continue
             f_new = f_new.astype(float)
-            jacobian.observe(it.x, it.f_true, trial.x_new, f_new)
             cost_new = loss.cost(f_new)
+            Delta_old = Delta
             verdict = strategy.judge(Delta, trial, it.cost, cost_new, x_norm,
                                      settings.ftol, settings.xtol)
             accepted = verdict.accepted
@@ -191,13 +198,21 @@ def run(problem, jacobian, strategy, loss, x0, f0, settings):
                     Delta = max(Delta, 0.5 * Delta_before_failures)
                 Delta_before_failures = None
             consecutive_failures = 0
+            jacobian.observe(it.x, it.f_true, trial.x_new, f_new,
+                             ratio=verdict.ratio, shrunk=verdict.Delta < Delta_old)
             if status is not None:
                 break
+            if not accepted:
+                # A secant source learns from rejected steps too: re-factor.
+                J_new = jacobian.updated(it.x, it.f_true)
+                if J_new is not None:
+                    it = _Iterate(it.x, it.f_true, J_new, loss, settings, it.scale_inv)
+                    lin = it.linearization()
+                    strategy.prepare(lin, strategy.optimality(lin), Delta)
 
         if accepted:
             x_new = strategy.accept(trial)
             J = jacobian.jacobian(x_new, f_new)
-            njev += 1
             it = _Iterate(x_new, f_new, J, loss, settings, it.scale_inv)
         else:
             step_norm = 0.0
@@ -211,12 +226,15 @@ def run(problem, jacobian, strategy, loss, x0, f0, settings):
                 status = Status.CALLBACK
                 break
 
+    message = None
     if status is None:
         status = Status.MAX_NFEV
+        if deadline is not None and time.monotonic() >= deadline:
+            message = "The time budget `max_time` is exhausted."
     return LeastSquaresResult(
         x=it.x, cost=it.cost, fun=it.f_true, jac=it.J, grad=it.g,
         optimality=strategy.result_optimality(lin, g_norm), active_mask=strategy.active_mask(it.x, settings.xtol),
-        nfev=problem.nfev, njev=njev if settings.report_njev else None, status=int(status), message=MESSAGES[status],
+        nfev=problem.nfev, njev=jacobian.n_evaluations if settings.report_njev else None, status=int(status), message=message or MESSAGES[status],
         success=status > 0, nit=iteration, nfev_total=problem.nfev_total,
         failures=problem.failures)
 

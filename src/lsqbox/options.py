@@ -19,7 +19,7 @@ from .losses import LOSSES
 from .methods import METHODS
 
 EPS = np.finfo(float).eps
-JAC_SCHEMES = ("2-point", "3-point", "cs")
+JAC_SCHEMES = ("2-point", "3-point", "cs", "broyden")
 
 __all__ = ["Options", "validate", "check_initial_point", "check_jacobian",
            "check_jac_sparsity"]
@@ -54,7 +54,8 @@ def _check_choice(method, jac, tr_solver, loss, verbose, max_nfev):
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError("`method` must be 'trf', 'dogbox' or 'lm'.")
     if not callable(jac) and not (isinstance(jac, str) and jac in JAC_SCHEMES):
-        raise ValueError("`jac` must be '2-point', '3-point', 'cs' or callable.")
+        raise ValueError("`jac` must be '2-point', '3-point', 'cs' or callable "
+                         "(or 'broyden').")
     if tr_solver is not None and not (isinstance(tr_solver, str)
                                       and tr_solver in ("exact", "lsmr")):
         raise ValueError("`tr_solver` must be None, 'exact' or 'lsmr'.")
@@ -199,6 +200,9 @@ def validate(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
         raise TypeError("`tr_options` must be a dict or None.")
     if method == "lm" and jac_sparsity is not None and not callable(jac):
         raise ValueError("method='lm' does not support `jac_sparsity`.")
+    if jac == "broyden" and jac_sparsity is not None:
+        raise ValueError("jac='broyden' keeps a dense Jacobian; `jac_sparsity` is not "
+                         "supported with it.")
     if jac_sparsity is not None and tr_solver == "exact" and not callable(jac):
         raise ValueError("tr_solver='exact' is incompatible with `jac_sparsity`.")
     if diff_step is not None:

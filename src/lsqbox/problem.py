@@ -55,10 +55,14 @@ class Problem:
         self.observers = []
         self.failures = []
         self.m = None
+        self.count_all = False
 
     @property
     def nfev(self):
-        """SciPy's count: the initial point plus trial points."""
+        """SciPy's count: the initial point plus trial points (every call of
+        ``fun`` when `count_all`, as for Broyden Jacobians)."""
+        if self.count_all:
+            return self.nfev_total
         return self.counts[INITIAL] + self.counts[TRIAL]
 
     @property

@@ -24,11 +24,17 @@ class CallableJacobian:
         self.jac_fun = jac
         self.args = tuple(args)
         self.kwargs = dict(kwargs or {})
+        self.n_evaluations = 0
 
     def jacobian(self, x, f):
+        self.n_evaluations += 1
         return as_jacobian(self.jac_fun(x, *self.args, **self.kwargs))
 
-    def observe(self, x_from, f_from, x_to, f_to):
+    def updated(self, x, f):
+        """No secant updates: nothing changes after a rejected step."""
+        return None
+
+    def observe(self, x_from, f_from, x_to, f_to, ratio=None, shrunk=False):
         """Secant information from a trial step; an exact Jacobian needs none."""
 
     def refine(self):

@@ -33,11 +33,17 @@ __all__ = ["FiniteDifferenceJacobian", "relative_step"]
 SCHEMES = ("2-point", "3-point", "cs")
 
 
-def relative_step(scheme, f_dtype):
-    """Optimal relative step of a scheme for residuals of dtype `f_dtype`."""
+def relative_step(scheme, f_dtype, noise=None):
+    """Optimal relative step of a scheme for residuals of dtype `f_dtype`.
+
+    With a relative noise level the error to balance against truncation is the
+    noise, not rounding: eps is replaced by it (Moré & Wild, "Estimating
+    derivatives of noisy simulations", ACM TOMS 38, 2012)."""
     eps = np.finfo(np.float64).eps
     if np.issubdtype(f_dtype, np.inexact):
         eps = max(eps, np.finfo(f_dtype).eps)
+    if noise is not None:
+        eps = max(eps, float(noise))
     return eps ** (1.0 / 3.0) if scheme == "3-point" else eps ** 0.5
 
 
@@ -60,19 +66,24 @@ class FiniteDifferenceJacobian:
     refine_to_central : bool
         Allow `refine` to switch '2-point' to '3-point' when the solver has
         converged as far as forward differences allow.
+    noise : None or float
+        Relative noise level of the residuals (sets the step, see
+        `relative_step`).
     sparsity : None or (m, n) pattern
         Known nonzero pattern; the result is then a sparse CSR array.
     """
 
     def __init__(self, problem, scheme, x0, lb, ub, f_dtype, diff_step=None,
-                 sparsity=None, sparse_output_type=csr_array, refine_to_central=False):
+                 sparsity=None, sparse_output_type=csr_array, refine_to_central=False,
+                 noise=None):
         self.problem = problem
         self.f_dtype = f_dtype
+        self.noise = noise
         self.refine_to_central = refine_to_central
         self.scheme = scheme
         self.lb = lb
         self.ub = ub
-        self.eps_r = relative_step(scheme, f_dtype)
+        self.eps_r = relative_step(scheme, f_dtype, noise)
         self.diff_step = None if diff_step is None else np.asarray(diff_step, dtype=float)
         abs_x0 = np.abs(x0)
         self.typical = np.where(abs_x0 > 0, np.minimum(1.0, abs_x0), 1.0)
@@ -89,6 +100,7 @@ class FiniteDifferenceJacobian:
         self.n_groups = int(self.groups.max()) + 1 if n else 0
         self.previous = None
         self.frozen = np.zeros(0, dtype=int)
+        self.n_evaluations = 0
 
     # -- steps ---------------------------------------------------------------
     def _absolute_step(self, x):
@@ -141,8 +153,13 @@ class FiniteDifferenceJacobian:
         X[self.groups, np.arange(x.size)] += offsets
         return list(X)
 
+    def updated(self, x, f):
+        """No secant updates: nothing changes after a rejected step."""
+        return None
+
     def jacobian(self, x, f):
         """The finite-difference Jacobian at x, where the residuals are f."""
+        self.n_evaluations += 1
         h = self._absolute_step(x)
         h1, h2, kind = self._fit_to_bounds(x, h)
         ng = self.n_groups
@@ -179,6 +196,25 @@ class FiniteDifferenceJacobian:
         if self.pattern is None:
             self.previous = J
         return J
+
+    def jacobian_columns(self, x, f, cols):
+        """Forward differences for the given columns only (dense sources)."""
+        h = self._absolute_step(x)
+        h1, _, _ = self._fit_to_bounds(x, h)
+        points = []
+        for j in cols:
+            point = x.copy()
+            point[j] += h1[j]
+            points.append(point)
+        fs = self.problem.evaluate_many(points, JACOBIAN)
+        out = np.zeros((f.size, len(cols)))
+        for k, (j, value) in enumerate(zip(cols, fs)):
+            if isinstance(value, Failure):
+                if self.previous is not None:
+                    out[:, k] = self.previous[:, j]
+                continue
+            out[:, k] = (np.asarray(value, dtype=float) - f) / h1[j]
+        return out
 
     def _group_columns(self, g):
         return np.flatnonzero(self.groups == g)
@@ -266,7 +302,7 @@ class FiniteDifferenceJacobian:
                         / (2.0 * h1[cols]))
         return self.sparse_output_type((data, (rows, cols)), shape=shape).tocsr()
 
-    def observe(self, x_from, f_from, x_to, f_to):
+    def observe(self, x_from, f_from, x_to, f_to, ratio=None, shrunk=False):
         """Secant information from a trial step; finite differences need none."""
 
     def refine(self):
@@ -276,5 +312,5 @@ class FiniteDifferenceJacobian:
         if not (self.refine_to_central and self.scheme == "2-point"):
             return False
         self.scheme = "3-point"
-        self.eps_r = relative_step("3-point", self.f_dtype)
+        self.eps_r = relative_step("3-point", self.f_dtype, self.noise)
         return True

@@ -1,0 +1,70 @@
+"""Noise level of a residual function from a difference table (ECnoise).
+
+J. J. Moré and S. M. Wild, "Estimating computational noise", SIAM J. Sci.
+Comput. 33(3), 2011. Evaluate f at x + i h p, i = 0..m, along a random unit
+direction p. For a smooth function the k-th differences shrink like h^k; for
+noise of standard deviation sigma they behave like a random sequence with
+
+    E[(Delta^k f)^2] = sigma^2 (2k)! / (k!)^2,
+
+so sigma_k = sqrt(gamma_k * mean((Delta^k f)^2)), gamma_k = (k!)^2 / (2k)!, is
+an estimate of sigma once the smooth part has died out. We accept the first
+order k at which sigma_k agrees with sigma_{k+1} within a factor of 4 and the
+differences change sign (as noise does), per residual, and report the median
+relative level sigma / |f|.
+"""
+import math
+
+import numpy as np
+
+from .problem import Failure
+
+__all__ = ["estimate_noise"]
+
+NOISE = "noise"
+
+
+def estimate_noise(problem, x, f, lb, ub, n_points=8, h=1e-4, seed=0):
+    """Relative noise level of the residuals near x (at least machine epsilon).
+
+    Uses `n_points` extra evaluations (purpose 'noise'), kept inside the bounds.
+    """
+    n = x.size
+    rng = np.random.default_rng(seed)
+    p = rng.standard_normal(n)
+    p /= np.linalg.norm(p)
+    step = h * max(1.0, float(np.linalg.norm(x)))
+    # Keep the table inside the box: go the other way or shrink if needed.
+    far = x + n_points * step * p
+    if np.any(far > ub) or np.any(far < lb):
+        p = -p
+        far = x + n_points * step * p
+        if np.any(far > ub) or np.any(far < lb):
+            step *= 1e-3
+    points = [x + i * step * p for i in range(1, n_points + 1)]
+    values = problem.evaluate_many(points, NOISE)
+    if any(isinstance(v, Failure) for v in values):
+        return np.finfo(float).eps
+    table = np.vstack([f] + [np.asarray(v, dtype=float) for v in values])  # (m+1, m_res)
+    sigmas = []
+    for column in table.T:
+        sigma = _sigma_from_table(column)
+        if sigma is not None:
+            sigmas.append(sigma / max(abs(column[0]), np.finfo(float).tiny))
+    if not sigmas:
+        return np.finfo(float).eps
+    return max(float(np.median(sigmas)), np.finfo(float).eps)
+
+
+def _sigma_from_table(values, max_order=6):
+    levels = []
+    diff = np.asarray(values, dtype=float)
+    for k in range(1, max_order + 1):
+        diff = np.diff(diff)
+        gamma = math.factorial(k) ** 2 / math.factorial(2 * k)
+        sign_changes = np.any(diff > 0) and np.any(diff < 0)
+        levels.append((math.sqrt(gamma * float(np.mean(diff ** 2))), sign_changes))
+    for (s1, c1), (s2, c2) in zip(levels, levels[1:]):
+        if c1 and c2 and s1 > 0 and s2 > 0 and max(s1, s2) <= 4 * min(s1, s2):
+            return s1
+    return None
