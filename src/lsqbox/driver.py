@@ -67,7 +67,7 @@ def _evaluate_trial(problem, x, max_nfev):
     so the point is tried once more (budget permitting). Non-finite residuals
     are a property of the point and are not retried."""
     f = problem.evaluate(x, TRIAL)
-    if (isinstance(f, Failure) and not f.reason.startswith("non-finite")
+    if (isinstance(f, Failure) and not _non_finite(f)
             and problem.nfev < max_nfev):
         f = problem.evaluate(x, TRIAL)
     return f
@@ -77,6 +77,10 @@ def _out_of_budget(problem, settings, deadline):
     if problem.nfev >= settings.max_nfev:
         return True
     return deadline is not None and time.monotonic() >= deadline
+
+
+def _non_finite(failure):
+    return failure.reason.startswith("non-finite")
 
 
 def _without_xtol(status):
@@ -169,9 +173,11 @@ def run(problem, jacobian, strategy, loss, x0, f0, settings):
             f_new = _evaluate_trial(problem, trial.x_new, settings.max_nfev)
             if isinstance(f_new, Failure):
                 # An infinitely bad step: shrink and try again, up to a limit.
-                # The shrink is provisional (see below): a failure says little
-                # about the model.
-                if Delta_before_failures is None:
+                # Non-finite residuals are a property of the region (SciPy's
+                # rule); after an exception or a timeout the shrink is
+                # provisional (see below): such a failure says little about
+                # the model.
+                if Delta_before_failures is None and not _non_finite(f_new):
                     Delta_before_failures = Delta
                 Delta = strategy.failed_step(Delta, trial)
                 consecutive_failures += 1

@@ -54,6 +54,7 @@ XFAIL_DEFAULT: dict[tuple[str, str, int], str] = {
     ("trf", "Bennett5", 1): "LRE 1.89 (scipy 1.89): max_nfev=300 reached",
     ("lm", "BoxBOD", 1): "LRE 0.00 (scipy 0.00): gtol met at the start (cosine test)",
     ("lm", "Bennett5", 1): "LRE 0.47 (scipy 0.47): max_nfev=300 reached",
+    ("lm", "MGH17", 1): "LRE 1.92 (scipy 0.00): max_nfev=500 reached in the valley",
 }
 XFAIL_TIGHT: dict[tuple[str, str, int], str] = dict(XFAIL_DEFAULT)
 # Certified standard deviations: Lanczos1's certified RSS is 1.4e-25, i.e. its

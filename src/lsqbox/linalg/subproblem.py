@@ -64,9 +64,7 @@ def solve_lsq_trust_region(n, m, uf, s, V, Delta, initial_alpha=None,
         Number of Newton iterations used.
     """
     suf = s * uf
-    # The Gauss-Newton step is unique only when J has full column rank;
-    # otherwise the minimum-norm one (over the nonzero singular values) is a
-    # solution of the subproblem whenever it fits.
+    # The Gauss-Newton step is unique only when J has full column rank.
     full_rank = m >= n and s[-1] > EPS * m * s[0]
     if full_rank:
         nonzero = slice(None)
@@ -74,9 +72,14 @@ def solve_lsq_trust_region(n, m, uf, s, V, Delta, initial_alpha=None,
         nonzero = s > EPS * max(m, n) * s[0]
     else:
         nonzero = np.zeros(s.size, bool)
-    p = -V[:, nonzero].dot(uf[nonzero] / s[nonzero])
-    if norm(p) <= Delta:
-        return p, 0.0, 0
+    # For a rank-deficient J with m >= n the tiny singular directions still
+    # get the regularized LM step below (they may be what moves a parameter
+    # off a degenerate point, e.g. NIST Nelson); with m < n the null space is
+    # genuine and the minimum-norm step is the answer when it fits.
+    if full_rank or m < n:
+        p = -V[:, nonzero].dot(uf[nonzero] / s[nonzero])
+        if norm(p) <= Delta:
+            return p, 0.0, 0
 
     s2 = s * s
     alpha_upper = norm(suf) / Delta
