@@ -135,6 +135,8 @@ def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale
         f0 = check_initial_point(f0_raw, x0.size, opts.method)
         m, n = f0.size, x0.size
         problem.m = m
+        if m == 0 or n == 0:
+            return _degenerate_result(x0, f0, problem), None
         loss_obj = make_loss(opts.loss, opts.f_scale)
         if callable(opts.loss):
             loss_obj.rho(f0)  # raises if the callable's output has the wrong shape
@@ -159,6 +161,19 @@ def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale
               f"{loss_obj.cost(f0):.4e}, final cost {result.cost:.4e}, "
               f"first-order optimality {result.optimality:.2e}.")
     return result, strategy
+
+
+def _degenerate_result(x0, f0, problem):
+    """No variables or no residuals: nothing to minimize (SciPy reports gtol)."""
+    from .result import LeastSquaresResult
+    from .termination import MESSAGES, Status
+    m, n = f0.size, x0.size
+    return LeastSquaresResult(
+        x=x0, cost=0.5 * float(np.dot(f0, f0)), fun=f0, jac=np.zeros((m, n)),
+        grad=np.zeros(n), optimality=0.0, active_mask=np.zeros(n, dtype=int),
+        nfev=problem.nfev, njev=0, status=int(Status.GTOL),
+        message=MESSAGES[Status.GTOL], success=True, nit=0,
+        nfev_total=problem.nfev_total, failures=[])
 
 
 def _check_extras(opts, jac_options, noise, max_time, eval_timeout, max_failures):

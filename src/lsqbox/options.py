@@ -44,7 +44,7 @@ class Options:
     tr_solver: object        # None until the Jacobian's kind is known
     tr_options: dict
     jac_sparsity: object
-    max_nfev: int
+    max_nfev: object          # int, or inf for no limit
     verbose: int
     args: tuple
     kwargs: dict
@@ -54,33 +54,29 @@ def _check_choice(method, jac, tr_solver, loss, verbose, max_nfev):
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError("`method` must be 'trf', 'dogbox' or 'lm'.")
     if not callable(jac) and not (isinstance(jac, str) and jac in JAC_SCHEMES):
-        raise ValueError("`jac` must be '2-point', '3-point', 'cs' or callable "
-                         "(or 'broyden').")
+        raise ValueError("`jac` must be '2-point', '3-point', 'cs' or callable.")
     if tr_solver is not None and not (isinstance(tr_solver, str)
                                       and tr_solver in ("exact", "lsmr")):
         raise ValueError("`tr_solver` must be None, 'exact' or 'lsmr'.")
-    if not callable(loss) and not (isinstance(loss, str) and loss in LOSSES):
+    if not callable(loss) and loss not in LOSSES:   # unhashable: TypeError, as SciPy
         raise ValueError(f"`loss` must be one of {LOSSES.keys()} or a callable.")
     if method == "lm" and loss != "linear":
         raise ValueError("method='lm' supports only 'linear' loss function.")
-    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+    if verbose not in (0, 1, 2):
         raise ValueError("`verbose` must be in [0, 1, 2].")
     if max_nfev is not None:
-        if isinstance(max_nfev, bool) or not np.isscalar(max_nfev) or max_nfev <= 0:
+        # SciPy loops forever on a fractional or NaN budget; refuse those.
+        if (not np.isscalar(max_nfev) or not max_nfev > 0
+                or (np.isfinite(max_nfev) and max_nfev != int(max_nfev))):
             raise ValueError("`max_nfev` must be None or positive integer.")
 
 
 def _check_x0(x0):
     if np.iscomplexobj(x0):
         raise ValueError("`x0` must be real.")
-    try:
-        x0 = np.atleast_1d(np.asarray(x0)).astype(float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"`x0` must be an array of real numbers: {exc}") from None
+    x0 = np.atleast_1d(x0).astype(float)    # TypeError/ValueError as SciPy's
     if x0.ndim > 1:
         raise ValueError("`x0` must have at most 1 dimension.")
-    if x0.size == 0:
-        raise ValueError("`x0` must have at least one element.")
     if not np.all(np.isfinite(x0)):
         raise ValueError("`x0` must contain only finite values; got "
                          f"{x0[~np.isfinite(x0)][:5].tolist()}.")
@@ -91,18 +87,11 @@ def _prepare_bounds(bounds, x0):
     if isinstance(bounds, Bounds):
         lb, ub = bounds.lb, bounds.ub
     else:
-        try:
-            n_items = len(bounds)
-        except TypeError:
-            raise ValueError("`bounds` must contain 2 elements.") from None
-        if n_items != 2:
+        if len(bounds) != 2:          # no len(): TypeError, as SciPy
             raise ValueError("`bounds` must contain 2 elements.")
         lb, ub = bounds
-    try:
-        lb = np.asarray(lb, dtype=float)
-        ub = np.asarray(ub, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"`bounds` must be real numbers: {exc}") from None
+    lb = np.asarray(lb, dtype=float)
+    ub = np.asarray(ub, dtype=float)
     if lb.ndim == 0:
         lb = np.full(x0.shape, float(lb))
     if ub.ndim == 0:
@@ -150,12 +139,12 @@ def _check_tolerances(ftol, xtol, gtol, method):
     def check(tol, name):
         if tol is None:
             return 0.0
-        try:
-            tol = float(tol)
-        except (TypeError, ValueError):
-            raise ValueError(f"`{name}` must be a float or None.") from None
+        if isinstance(tol, (str, bytes)) or not np.isscalar(tol) or np.iscomplexobj(tol):
+            raise TypeError(f"`{name}` must be a float or None.")
+        tol = float(tol)
         if np.isnan(tol):
-            raise ValueError(f"`{name}` must not be NaN.")
+            # SciPy's comparisons with NaN are all False: the test is off.
+            return 0.0
         if tol < EPS:
             warnings.warn(f"Setting `{name}` below the machine epsilon ({EPS:.2e}) "
                           "effectively disables the corresponding termination "
@@ -172,13 +161,14 @@ def _check_tolerances(ftol, xtol, gtol, method):
     return ftol, xtol, gtol
 
 
-def _check_f_scale(f_scale):
-    try:
-        f_scale = float(f_scale)
-    except (TypeError, ValueError):
-        raise ValueError("`f_scale` must be a positive number.") from None
+def _check_f_scale(f_scale, loss):
+    if loss == "linear" and not callable(loss):
+        return 1.0                    # unused, as in SciPy
+    if isinstance(f_scale, (str, bytes)) or f_scale is None or not np.isscalar(f_scale):
+        raise TypeError("`f_scale` must be a positive number.")
+    f_scale = float(f_scale)
     if not (np.isfinite(f_scale) and f_scale > 0):
-        raise ValueError("`f_scale` must be a positive number.")
+        raise ValueError("`f_scale` must be a positive finite number.")
     return f_scale
 
 
@@ -206,17 +196,21 @@ def validate(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
     if jac_sparsity is not None and tr_solver == "exact" and not callable(jac):
         raise ValueError("tr_solver='exact' is incompatible with `jac_sparsity`.")
     if diff_step is not None:
+        if isinstance(diff_step, (str, bytes)):
+            raise TypeError("`diff_step` must be None or array_like of positive numbers.")
         diff_step = np.asarray(diff_step, dtype=float)
+        if not np.all(np.isfinite(diff_step)):
+            raise ValueError("`diff_step` must be finite.")
     if kwargs is None:
         kwargs = {}
-    if not isinstance(args, tuple):
-        args = tuple(args) if isinstance(args, list) else (args,)
+    args = tuple(args)                # not iterable: TypeError, as SciPy
     return Options(
         method=method, jac=jac, x0=x0, lb=lb, ub=ub, ftol=ftol, xtol=xtol,
-        gtol=gtol, x_scale=x_scale, loss=loss, f_scale=_check_f_scale(f_scale),
+        gtol=gtol, x_scale=x_scale, loss=loss, f_scale=_check_f_scale(f_scale, loss),
         diff_step=diff_step, tr_solver=tr_solver, tr_options=dict(tr_options),
         jac_sparsity=jac_sparsity,
-        max_nfev=int(max_nfev) if max_nfev is not None else 100 * x0.size,
+        max_nfev=(100 * x0.size if max_nfev is None
+                  else int(max_nfev) if np.isfinite(max_nfev) else np.inf),
         verbose=int(verbose), args=args, kwargs=dict(kwargs))
 
 
@@ -227,12 +221,10 @@ def check_initial_point(f0, n, method):
     if np.iscomplexobj(f0):
         raise ValueError("`fun` must return real residuals; wrap a complex "
                          "function as shown in the documentation.")
-    try:
-        f0 = f0.astype(float)
-    except (TypeError, ValueError):
-        raise ValueError("`fun` must return an array of real numbers.") from None
-    if f0.size == 0:
-        raise ValueError("`fun` must return at least one residual.")
+    if f0.dtype.kind not in "biuf":
+        raise TypeError(f"`fun` must return real numbers, not an array of dtype "
+                        f"{f0.dtype}.")
+    f0 = f0.astype(float)
     if not np.all(np.isfinite(f0)):
         raise ValueError("Residuals are not finite in the initial point.")
     if method == "lm" and f0.size < n:

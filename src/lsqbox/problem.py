@@ -99,8 +99,10 @@ class Problem:
         if not isinstance(value, Failure):
             value = np.asarray(value)
             if self.m is not None and value.shape != (self.m,):
-                value = Failure(f"`fun` returned shape {value.shape}, expected ({self.m},)")
-            elif not np.all(np.isfinite(value)):
+                # A programming error, not a failed run: stop with a clear message.
+                raise ValueError(f"`fun` returned residuals of shape {value.shape} at "
+                                 f"x = {x!r}; at x0 they had shape ({self.m},).")
+            if not np.all(np.isfinite(value)):
                 bad = int(np.count_nonzero(~np.isfinite(value)))
                 value = Failure(f"non-finite residuals ({bad} of {value.size})")
         if isinstance(value, Failure):

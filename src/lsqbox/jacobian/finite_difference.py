@@ -111,7 +111,9 @@ class FiniteDifferenceJacobian:
         else:
             h = self.diff_step * sign * np.abs(x)
             h = np.where((x + h) - x == 0, default, h)
-        return (x + h) - x
+        h = (x + h) - x
+        # A step lost to underflow (x near the smallest floats): the classic one.
+        return np.where(h == 0, (x + self.eps_r * sign * np.maximum(1.0, np.abs(x))) - x, h)
 
     def _fit_to_bounds(self, x, h):
         """Return (h1, h2, kind): the two offsets per column and its formula.

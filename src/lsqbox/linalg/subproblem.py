@@ -14,8 +14,6 @@ trial radius costs O(n): a rejected step never refactors the Jacobian.
 ``solve_trust_region_2d`` minimizes a 2-D quadratic in a disc: the interior
 Newton point if it is inside, otherwise the best stationary point on the circle.
 """
-import math
-
 import numpy as np
 from numpy.linalg import norm
 from scipy.linalg import cho_factor, cho_solve, LinAlgError
@@ -29,8 +27,8 @@ def _phi_and_derivative(alpha, suf, s2, Delta):
     """phi(alpha) = ||p(alpha)|| - Delta and its derivative (s2 = s**2)."""
     denom = s2 + alpha
     q = suf / denom
-    p_norm = math.sqrt(float(np.dot(q, q)))
-    return p_norm - Delta, -float(np.dot(q, q / denom)) / p_norm
+    p_norm = np.sqrt(np.dot(q, q))      # numpy scalars: 0 gives inf, not an exception
+    return p_norm - Delta, -np.dot(q, q / denom) / p_norm
 
 
 def solve_lsq_trust_region(n, m, uf, s, V, Delta, initial_alpha=None,
@@ -129,6 +127,13 @@ def solve_trust_region_2d(B, g, Delta):
     Returns ``(p, newton_step)``: newton_step is True when p is the unconstrained
     minimizer (B positive definite and the Newton point inside the disc).
     """
+    if B.shape == (1, 1):
+        # The subspace collapsed to one direction (n = 1, or parallel vectors).
+        b, gg = B[0, 0], g[0]
+        p = -gg / b if b > 0 else -np.sign(gg) * Delta
+        if abs(p) <= Delta:
+            return np.array([p]), b > 0
+        return np.array([np.copysign(Delta, p)]), False
     try:
         R, lower = cho_factor(B)
         p = -cho_solve((R, lower), g)
