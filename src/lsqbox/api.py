@@ -135,8 +135,6 @@ def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale
         f0 = check_initial_point(f0_raw, x0.size, opts.method)
         m, n = f0.size, x0.size
         problem.m = m
-        if m == 0 or n == 0:
-            return _degenerate_result(x0, f0, problem), None
         loss_obj = make_loss(opts.loss, opts.f_scale)
         if callable(opts.loss):
             loss_obj.rho(f0)  # raises if the callable's output has the wrong shape
@@ -145,6 +143,8 @@ def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale
                                     jac_options)
         J0 = jacobian.jacobian(x0, f0)
         tr_solver = check_jacobian(J0, m, n, opts)
+        if m == 0 or n == 0:
+            return _degenerate_result(x0, f0, J0, problem, jacobian), None
         strategy = _strategy(opts, tr_solver, x0)
         settings = driver.Settings(ftol=opts.ftol, xtol=opts.xtol, gtol=opts.gtol,
                                    max_nfev=opts.max_nfev, x_scale=opts.x_scale,
@@ -163,15 +163,15 @@ def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale
     return result, strategy
 
 
-def _degenerate_result(x0, f0, problem):
+def _degenerate_result(x0, f0, J0, problem, jacobian):
     """No variables or no residuals: nothing to minimize (SciPy reports gtol)."""
     from .result import LeastSquaresResult
     from .termination import MESSAGES, Status
     m, n = f0.size, x0.size
     return LeastSquaresResult(
-        x=x0, cost=0.5 * float(np.dot(f0, f0)), fun=f0, jac=np.zeros((m, n)),
+        x=x0, cost=0.5 * float(np.dot(f0, f0)), fun=f0, jac=J0,
         grad=np.zeros(n), optimality=0.0, active_mask=np.zeros(n, dtype=int),
-        nfev=problem.nfev, njev=0, status=int(Status.GTOL),
+        nfev=problem.nfev, njev=jacobian.n_evaluations, status=int(Status.GTOL),
         message=MESSAGES[Status.GTOL], success=True, nit=0,
         nfev_total=problem.nfev_total, failures=[])
 

@@ -222,8 +222,15 @@ def test_robust_fits(seed):
             errors.append(f"{loss}: x={r.x} vs SciPy {s.x}")
         if r.cost > s.cost * (1 + 1e-8) + 1e-12:
             errors.append(f"{loss}: cost {r.cost!r} > SciPy {s.cost!r}")
-    # linear loss: see module docstring
-    if mine["linear"].cost > ref["linear"].cost * (1 + 1e-6):
+    # linear loss: see module docstring. From x0 = (1, 1, 0) the linear fit
+    # runs down a valley without a minimum (a -> +inf, b -> -inf, c -> 0; the
+    # cost decreases by ~1e-9 relative per step there); where a solver stops in
+    # it depends on rounding in the first steps and on how long the solver
+    # crawls (measured: lsqbox stops by ftol after 290/253/263 evaluations for
+    # seeds 7/28/36, SciPy after 292/276/300, the last at its budget; costs
+    # differ by 7e-7, 1.4e-6 and 1.4e-5 relative). Only "no worse than SciPy
+    # to 1e-4" is meaningful there.
+    if mine["linear"].cost > ref["linear"].cost * (1 + 1e-4):
         errors.append(f"linear: cost {mine['linear'].cost!r} > SciPy "
                       f"{ref['linear'].cost!r}")
     assert not errors, "\n".join(errors)
