@@ -142,6 +142,7 @@ def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale
         jacobian = _jacobian_source(opts, problem, x0, f0_raw.dtype, m, n, noise_level,
                                     jac_options)
         J0 = jacobian.jacobian(x0, f0)
+        _refuse_unmeasured_columns(jacobian, x0)
         tr_solver = check_jacobian(J0, m, n, opts)
         if m == 0 or n == 0:
             return _degenerate_result(x0, f0, J0, problem, jacobian), None
@@ -161,6 +162,19 @@ def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale
               f"{loss_obj.cost(f0):.4e}, final cost {result.cost:.4e}, "
               f"first-order optimality {result.optimality:.2e}.")
     return result, strategy
+
+
+def _refuse_unmeasured_columns(jacobian, x0):
+    """Finite-difference columns that no step could evaluate at x0 have no
+    earlier value to fall back on; a zero column would let the gradient test
+    certify a parameter that was never measured. That is a failure at x0."""
+    fd = getattr(jacobian, "fd", jacobian)
+    frozen = getattr(fd, "frozen", None)
+    if frozen is not None and frozen.size:
+        raise ValueError(
+            f"Finite differences failed at the initial point x0 = {x0!r} for columns "
+            f"{frozen.tolist()} (after the opposite and half steps): "
+            f"{'; '.join(fd.frozen_reasons)}")
 
 
 def _degenerate_result(x0, f0, J0, problem, jacobian):

@@ -6,10 +6,10 @@ the count of the solver's own evaluations (initial point and trial points);
 finite-difference evaluations are counted separately and appear in
 ``nfev_total``.
 
-A failed evaluation (the function raised, returned non-finite values or the
-wrong shape, or timed out) comes back as a `Failure` and is recorded in
-`failures`; only the initial point is special: its exception is raised, with
-a note naming x0.
+A failed evaluation (the function raised, returned non-finite values, or timed
+out) comes back as a `Failure` and is recorded in `failures`. Residuals of the
+wrong length are a programming error and raise a ValueError. The initial point
+is special: its exception is raised, with a note naming x0.
 """
 from collections import Counter
 

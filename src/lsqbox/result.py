@@ -97,4 +97,6 @@ class LeastSquaresResult(OptimizeResult):
             result["jac"] = np.asarray(result["jac"], dtype=float)
         if result.get("active_mask") is not None:
             result["active_mask"] = np.asarray(result["active_mask"], dtype=int)
+        result["failures"] = [dict(item, x=np.asarray(item["x"], dtype=float))
+                              for item in result.get("failures", [])]
         return result

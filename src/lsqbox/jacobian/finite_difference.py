@@ -100,6 +100,7 @@ class FiniteDifferenceJacobian:
         self.n_groups = int(self.groups.max()) + 1 if n else 0
         self.previous = None
         self.frozen = np.zeros(0, dtype=int)
+        self.frozen_reasons = []
         self.n_evaluations = 0
 
     # -- steps ---------------------------------------------------------------
@@ -191,6 +192,7 @@ class FiniteDifferenceJacobian:
         self.frozen = self._retry_failed(x, f, h1, failed, D_forward, kind)
         if self.scheme != "cs":
             self._retry_zero_differences(x, f, h1, kind, D_forward, D_central, D_onesided)
+        self.frozen_reasons = sorted({f.reason for f in fs if isinstance(f, Failure)})
         J = self._assemble(D_forward, D_central, D_onesided, h1, kind)
         if self.frozen.size and self.previous is not None and self.pattern is None:
             # Columns no step could evaluate keep their last known value.
