@@ -147,8 +147,10 @@ def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale
         if m == 0 or n == 0:
             return _degenerate_result(x0, f0, J0, problem, jacobian), None
         strategy = _strategy(opts, tr_solver, x0)
+        # lm keeps its own scaling (MINPACK's diag); the driver's is unused.
+        driver_scale = np.ones(n) if opts.method == "lm" else opts.x_scale
         settings = driver.Settings(ftol=opts.ftol, xtol=opts.xtol, gtol=opts.gtol,
-                                   max_nfev=opts.max_nfev, x_scale=opts.x_scale,
+                                   max_nfev=opts.max_nfev, x_scale=driver_scale,
                                    verbose=opts.verbose, callback=callback,
                                    report_njev=(callable(opts.jac)
                                                 or METHODS[opts.method].fd_njev),

@@ -102,7 +102,7 @@ class Problem:
                 # A programming error, not a failed run: stop with a clear message.
                 raise ValueError(f"`fun` returned residuals of shape {value.shape} at "
                                  f"x = {x!r}; at x0 they had shape ({self.m},).")
-            if not np.all(np.isfinite(value)):
+            if not np.isfinite(value).all():
                 bad = int(np.count_nonzero(~np.isfinite(value)))
                 value = Failure(f"non-finite residuals ({bad} of {value.size})")
         if isinstance(value, Failure):

@@ -24,8 +24,9 @@ safeguards, its 10% acceptance band and its warm start — is MINPACK's.
 import math
 
 import numpy as np
-from numpy.linalg import norm
-from scipy.linalg import solve_triangular
+from scipy.linalg import get_lapack_funcs, solve_triangular
+
+from .vector import norm2
 
 __all__ = ["LMSubproblem", "lmpar"]
 
@@ -39,7 +40,10 @@ def _gauss_newton(R, qtf):
     nsing = zero_pivots[0] if zero_pivots.size else n
     z = np.zeros(n)
     if nsing > 0:
-        z[:nsing] = solve_triangular(R[:nsing, :nsing], qtf[:nsing], check_finite=False)
+        trtrs, = get_lapack_funcs(("trtrs",), (R,))
+        z[:nsing], info = trtrs(R[:nsing, :nsing], qtf[:nsing])
+        if info != 0:
+            z[:nsing] = solve_triangular(R[:nsing, :nsing], qtf[:nsing], check_finite=False)
     return z, nsing
 
 
@@ -68,12 +72,12 @@ class LMSubproblem:
         z, self.nsing = _gauss_newton(R, qtf)
         self.x_gn = np.empty(n)
         self.x_gn[perm] = z
-        self.dxnorm_gn = norm(diag * self.x_gn)
+        self.dxnorm_gn = norm2(diag * self.x_gn)
         U, s, Vt = np.linalg.svd(R / d_perm, full_matrices=False)
         self.s2 = s * s
         self.sc = s * U.T.dot(qtf)
         self.Vt = Vt
-        self.gnorm = norm(self.sc)           # ||D^-1 J^T f||
+        self.gnorm = norm2(self.sc)           # ||D^-1 J^T f||
 
     def _at(self, par):
         """||D p||, ||q||^2 * ||D p||^2 (MINPACK's Newton-correction norm) at par."""

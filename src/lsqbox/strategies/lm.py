@@ -17,11 +17,11 @@ user's fixed ``1 / x_scale``). Per trial: Moré's LM parameter for the radius
   Delta <= xtol ||D x||, gtol on the largest cosine between f and a column of J.
 """
 import numpy as np
-from numpy.linalg import norm
 from scipy.linalg import qr
 
 from ..linalg.lmpar import LMSubproblem
 from ..linalg.operators import column_norms
+from ..linalg.vector import norm2
 from ..termination import Status
 from . import Trial
 from .rules import Verdict
@@ -48,7 +48,7 @@ class LMStrategy:
         if self.adaptive:
             acnorm = column_norms(lin.J)
             self.diag = np.where(acnorm == 0, 1.0, acnorm)
-        Delta = FACTOR * norm(self.diag * lin.x)
+        Delta = FACTOR * norm2(self.diag * lin.x)
         return Delta if Delta != 0 else FACTOR
 
     # -- once per accepted point ---------------------------------------------
@@ -59,7 +59,7 @@ class LMStrategy:
         self.Q, self.R, self.perm = Q, R, perm
         self.qtf = Q.T.dot(lin.f)
         self.acnorm = column_norms(lin.J)
-        self.fnorm = norm(lin.f)
+        self.fnorm = norm2(lin.f)
         self.x = lin.x
         self._factors_for = lin.J
 
@@ -90,7 +90,7 @@ class LMStrategy:
 
     def result_optimality(self, lin, g_norm):
         """Reported like SciPy: ||J^T f||_inf (the cosine is only the test)."""
-        return float(norm(lin.g, ord=np.inf))
+        return float(np.max(np.abs(lin.g))) if lin.g.size else 0.0
 
     def prepare(self, lin, g_norm, Delta):
         self._factor(lin)
@@ -102,12 +102,12 @@ class LMStrategy:
     def propose(self, Delta):
         self.par, p = self.subproblem.solve(Delta, self.par)
         step = -p
-        pnorm = norm(self.diag * step)
+        pnorm = norm2(self.diag * step)
         # Model terms (lmder): ||J p||^2 and lambda ||D p||^2, relative to ||f||^2.
         Jp = self.R.dot(step[self.perm])
         trial = Trial(x_new=self.x + step, step=step, step_h_norm=pnorm,
                       predicted_reduction=None, tr_hit=None)
-        trial.Jp_norm = norm(Jp)
+        trial.Jp_norm = norm2(Jp)
         return trial
 
     def failed_step(self, Delta, trial):
@@ -142,7 +142,7 @@ class LMStrategy:
             self.par *= 0.5
 
         accepted = ratio >= 1e-4
-        xnorm = norm(self.diag * (trial.x_new if accepted else self.x))
+        xnorm = norm2(self.diag * (trial.x_new if accepted else self.x))
         if accepted:
             self.first_iteration = False
 

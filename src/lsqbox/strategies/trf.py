@@ -25,7 +25,7 @@ reflection, and the scaled gradient step are compared on the model, and the
 best of the three is taken. Iterates stay strictly feasible.
 """
 import numpy as np
-from scipy.linalg import svd, qr
+from scipy.linalg import svd, qr, get_lapack_funcs
 from scipy.sparse.linalg import lsmr
 
 from ..bounds import (cl_scaling_vector, in_bounds, intersect_trust_region,
@@ -53,6 +53,7 @@ class TRFStrategy(TrustRegionRules):
         self.regularize = options.pop("regularize", True)
         self.lsmr_options = options
         self.alpha = 0.0   # LM parameter, warm start across radii
+        self._unit = None
 
     # -- once per problem -------------------------------------------------
     def initial_radius(self, lin):
@@ -64,7 +65,9 @@ class TRFStrategy(TrustRegionRules):
     def _scaling(self, lin):
         """Coleman-Li v, dv at the point (ones and zeros without bounds)."""
         if not self.bounded:
-            return np.ones_like(lin.x), np.zeros_like(lin.x)
+            if self._unit is None or self._unit[0].size != lin.x.size:
+                self._unit = (np.ones(lin.x.size), np.zeros(lin.x.size))
+            return self._unit[0].copy(), self._unit[1]
         return cl_scaling_vector(lin.x, lin.g, self.lb, self.ub)
 
     def optimality(self, lin):
@@ -83,7 +86,7 @@ class TRFStrategy(TrustRegionRules):
         self.g_h = g_h = d * g
         self.x = x
         self.theta = max(0.995, 1.0 - g_norm)
-        augmented = bool(np.any(diag_h != 0))
+        augmented = self.bounded and bool(diag_h.any())
         self.diag_for_model = diag_h if augmented else None
 
         if self.tr_solver == "exact":
@@ -149,6 +152,8 @@ class TRFStrategy(TrustRegionRules):
         return trial.x_new
 
     def active_mask(self, x, xtol):
+        if not self.bounded:
+            return np.zeros(x.size, dtype=int)
         return find_active_constraints(x, self.lb, self.ub, rtol=xtol)
 
     # -- reflective step selection -------------------------------------------
@@ -208,9 +213,24 @@ class TRFStrategy(TrustRegionRules):
         return ag, ag_h, -ag_value
 
 
+_GESDD = {}
+
+
 def _svd(A):
-    """Thin SVD; numpy's gesdd first (less wrapper overhead than scipy.linalg's
-    on small matrices), LAPACK's slower but sturdier gesvd if it fails."""
+    """Thin SVD: LAPACK's gesdd called directly (the wrappers of numpy and
+    scipy.linalg cost more than the factorization itself on the small
+    matrices of curve fitting), the slower but sturdier gesvd if it fails."""
+    A = np.asarray(A, dtype=float)
+    key = A.shape
+    if key not in _GESDD:
+        gesdd, gesdd_lwork = get_lapack_funcs(("gesdd", "gesdd_lwork"), (A,))
+        work, info = gesdd_lwork(A.shape[0], A.shape[1], compute_uv=1, full_matrices=0)
+        lwork = max(1, int(np.real(work)))
+        _GESDD[key] = (gesdd, lwork)
+    gesdd, lwork = _GESDD[key]
+    U, s, Vt, info = gesdd(A, compute_uv=True, lwork=lwork, full_matrices=False)
+    if info == 0:
+        return U, s, Vt
     try:
         return np.linalg.svd(A, full_matrices=False)
     except np.linalg.LinAlgError:
