@@ -54,8 +54,18 @@ XFAIL_DEFAULT: dict[tuple[str, str, int], str] = {
     ("trf", "Bennett5", 1): "LRE 1.89 (scipy 1.89): max_nfev=300 reached",
     ("lm", "BoxBOD", 1): "LRE 0.00 (scipy 0.00): gtol met at the start (cosine test)",
     ("lm", "Bennett5", 1): "LRE 0.47 (scipy 0.47): max_nfev=300 reached",
-    ("lm", "MGH17", 1): "LRE 1.92 (scipy 0.00): max_nfev=500 reached in the valley",
+    ("lm", "MGH17", 1): "scipy 0.00 (500 evaluations); lsqbox reaches 6.4 in 491 or "
+                        "runs out of budget, depending on the last bits of rounding",
+    ("lm", "MGH09", 1): "scipy 3.99 (368 of 400 evaluations); lsqbox reaches the "
+                        "solution near the budget or not, depending on rounding",
 }
+# Outcomes that flip with the last bits of floating-point rounding (summation
+# order in a norm, a LAPACK wrapper): starts where both solvers wander near the
+# edge of the budget, and Lanczos1's standard errors (3.1-4.0 digits measured):
+# reported as xfail, but not strict.
+ROUNDING_DEPENDENT = {("lm", "MGH17", 1), ("lm", "MGH09", 1),
+                      ("trf", "Lanczos1", 1), ("trf", "Lanczos1", 2),
+                      ("lm", "Lanczos1", 1), ("lm", "Lanczos1", 2)}
 XFAIL_TIGHT: dict[tuple[str, str, int], str] = dict(XFAIL_DEFAULT)
 # Certified standard deviations: Lanczos1's certified RSS is 1.4e-25, i.e. its
 # residuals are ~100 ulps of the data; in double precision the residual
@@ -78,9 +88,10 @@ def _cases(xfails):
         for name in ALL_NAMES:
             for start in (1, 2):
                 marks = ()
-                if (method, name, start) in xfails:
-                    marks = pytest.mark.xfail(strict=True,
-                                              reason=xfails[method, name, start])
+                key = (method, name, start)
+                if key in xfails:
+                    marks = pytest.mark.xfail(strict=key not in ROUNDING_DEPENDENT,
+                                              reason=xfails[key])
                 out.append(pytest.param(method, name, start, marks=marks,
                                         id=f"{method}-{name}-start{start}"))
     return out

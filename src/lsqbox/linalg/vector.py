@@ -1,16 +1,16 @@
 """Norms of small vectors without numpy.linalg.norm's generality (it costs
 microseconds per call, and the trust-region loop calls it dozens of times per
 iteration on vectors of a few elements)."""
-import math
-
 import numpy as np
 
 __all__ = ["norm2", "norm_inf"]
 
 
 def norm2(v):
-    """Euclidean norm of a 1-d float array."""
-    return math.sqrt(float(np.dot(v, v)))
+    """Euclidean norm of a 1-d float array, as a numpy float64 (so that a
+    division by a zero norm gives inf with a warning, as with numpy's norm,
+    rather than Python's ZeroDivisionError)."""
+    return np.sqrt(np.dot(v, v))
 
 
 def norm_inf(v):
