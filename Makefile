@@ -13,14 +13,15 @@ $(VENV)/.installed-test: pyproject.toml
 $(VENV)/.installed-demo: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e '.[plot]'
 	touch $@
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q
 
 demo: $(VENV)/.installed-demo
-	$(PY) examples/demo.py
+	$(VENV)/bin/lsqbox fit examples/kinetics/job.toml --fresh
+	$(VENV)/bin/lsqbox plot examples/kinetics/job.toml
 
 bench: $(VENV)/.installed-test
 	$(PY) -m pip install --quiet -e '.[bench]'

@@ -152,7 +152,7 @@ def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale
         settings = driver.Settings(ftol=opts.ftol, xtol=opts.xtol, gtol=opts.gtol,
                                    max_nfev=opts.max_nfev, x_scale=driver_scale,
                                    verbose=opts.verbose, callback=callback,
-                                   report_njev=(callable(opts.jac)
+                                   report_njev=(callable(opts.jac) or opts.jac == "broyden"
                                                 or METHODS[opts.method].fd_njev),
                                    **extras)
         result = driver.run(problem, _FirstJacobian(jacobian, J0), strategy, loss_obj,
@@ -267,8 +267,8 @@ class _FirstJacobian:
     def observe(self, x_from, f_from, x_to, f_to, ratio=None, shrunk=False):
         self.source.observe(x_from, f_from, x_to, f_to, ratio, shrunk)
 
-    def refine(self):
-        return self.source.refine()
+    def refine(self, x, status):
+        return self.source.refine(x, status)
 
     def updated(self, x, f):
         return self.source.updated(x, f)

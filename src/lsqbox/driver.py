@@ -152,7 +152,7 @@ def run(problem, jacobian, strategy, loss, x0, f0, settings):
             _print_iteration(iteration, problem.nfev, it.cost, actual_reduction,
                              step_norm, g_norm)
         if status is not None or _out_of_budget(problem, settings, deadline):
-            if status in STEP_TOLERANCES and jacobian.refine():
+            if status is not None and status > 0 and jacobian.refine(it.x, status):
                 # Converged with an approximate Jacobian that cannot support the
                 # tolerances asked for: go on from here with a better one.
                 J = jacobian.jacobian(it.x, it.f_true)

@@ -85,28 +85,58 @@ class _MapLike:
 
 
 class _Futures:
-    """Any concurrent.futures.Executor."""
+    """Any concurrent.futures.Executor.
+
+    With a timeout, at most `capacity` evaluations are in flight, so each one
+    starts when it is submitted and its own clock (not the batch's) decides
+    whether it is late. The capacity is the executor's worker count where it
+    says (thread and process pools); otherwise everything is submitted at once
+    and the timeout counts from submission.
+    """
 
     def __init__(self, executor, timeout=None, owned=False):
         self.executor = executor
         self.timeout = timeout
         self.owned = owned
+        self.capacity = getattr(executor, "_max_workers", None)
 
     def run(self, func, xs):
-        futures = [self.executor.submit(func, x) for x in xs]
-        done, _ = wait(futures, timeout=self.timeout)
-        results = []
-        for future in futures:
-            if future in done:
-                results.append(future.result())
-            else:
-                future.cancel()
-                results.append(_timeout_failure(self.timeout))
-        return results
+        if self.timeout is None:
+            futures = [self.executor.submit(func, x) for x in xs]
+            return [future.result() for future in futures]
+        return _windowed(lambda x: self.executor.submit(func, x), xs,
+                         self.capacity or len(xs), self.timeout,
+                         done=lambda f: f.done(), value=lambda f: f.result(),
+                         abandon=lambda f: f.cancel())
 
     def close(self):
         if self.owned:
             self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _windowed(submit, xs, capacity, timeout, done, value, abandon):
+    """Run with at most `capacity` in flight; each gets `timeout` seconds from
+    its own start. Results in input order; late ones become `Failure`."""
+    results = [None] * len(xs)
+    pending = list(enumerate(xs))
+    running = []                       # (index, handle, deadline)
+    while pending or running:
+        while pending and len(running) < capacity:
+            i, x = pending.pop(0)
+            running.append((i, submit(x), time.monotonic() + timeout))
+        time.sleep(0.001)
+        still = []
+        now = time.monotonic()
+        for i, handle, deadline in running:
+            if done(handle):
+                results[i] = value(handle)
+            elif now >= deadline:
+                abandon(handle)
+                results[i] = _timeout_failure(timeout)
+            else:
+                still.append((i, handle, deadline))
+        running = still
+    return results
 
 
 class _OwnedPool:
@@ -116,18 +146,19 @@ class _OwnedPool:
     def __init__(self, processes, timeout=None):
         import multiprocessing
         self.pool = multiprocessing.get_context().Pool(processes)
+        self.processes = processes
         self.timeout = timeout
 
     def run(self, func, xs):
         if self.timeout is None:
             return self.pool.map(func, xs)
-        pending = [self.pool.apply_async(func, (x,)) for x in xs]
-        deadline = time.monotonic() + self.timeout
-        results = []
-        for item in pending:
-            item.wait(max(0.0, deadline - time.monotonic()))
-            results.append(item.get() if item.ready() else _timeout_failure(self.timeout))
-        return results
+        # A hung evaluation keeps its worker busy until the pool is terminated
+        # at the end of the solve; an evaluation that waits behind it in the
+        # pool's queue may be timed out too (it is then retried as a failure).
+        return _windowed(lambda x: self.pool.apply_async(func, (x,)), xs,
+                         self.processes, self.timeout,
+                         done=lambda r: r.ready(), value=lambda r: r.get(),
+                         abandon=lambda r: None)
 
     def close(self):
         self.pool.terminate()

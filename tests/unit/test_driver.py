@@ -96,9 +96,11 @@ class FakeJacobian:
         self.observed = []
         self.refinements = refinements
         self.refine_calls = 0
+        self.refine_statuses = []
 
-    def refine(self):
+    def refine(self, x, status):
         self.refine_calls += 1
+        self.refine_statuses.append(status)
         if self.refinements > 0:
             self.refinements -= 1
             return True
@@ -704,9 +706,11 @@ def test_step_tolerance_asks_the_source_to_refine_once():
 
 
 @driver_refines
-def test_no_refinement_on_gtol_or_max_nfev():
-    _, _, source, _ = solve(line, line_jac, 0.0, refinements=5)
-    assert source.refine_calls == 0          # gtol
+def test_refinement_is_offered_on_every_convergence_but_not_on_max_nfev():
+    # The source decides (finite differences refine on ftol/xtol only, a
+    # Broyden source on any convergence); the driver asks on any status > 0.
+    _, _, source, _ = solve(line, line_jac, 0.0, refinements=0)
+    assert source.refine_calls == 1 and source.refine_statuses == [Status.GTOL]
     _, _, source, _ = solve(line, line_jac, 0.0, strategy=FakeStrategy(radius=0.1),
                             refinements=5, max_nfev=3)
     assert source.refine_calls == 0          # max_nfev

@@ -1,5 +1,7 @@
 """Unit tests for lsqbox.jacobian.finite_difference."""
 import numpy as np
+
+from lsqbox.termination import Status
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.sparse import csr_array, csr_matrix, issparse
@@ -405,8 +407,8 @@ def test_refine_switches_forward_to_central_once():
     fd, problem = make("2-point", X0, refine_to_central=True)
     J2 = fd.jacobian(X0, fun(X0))
     assert len(problem.points) == 3
-    assert fd.refine() is True
-    assert fd.refine() is False              # once
+    assert fd.refine(X0, Status.XTOL) is True
+    assert fd.refine(X0, Status.XTOL) is False      # once
     J3 = fd.jacobian(X0, fun(X0))
     assert len(problem.points) == 3 + 6     # central: two points per column
     h = np.abs(np.diag(np.array(problem.points[3:6]) - X0))
@@ -415,9 +417,11 @@ def test_refine_switches_forward_to_central_once():
     err3 = np.max(np.abs(J3 - jac(X0)))
     assert err3 < 1e-3 * err2
     # not allowed, or not forward differences: nothing to refine
-    assert make("2-point", X0)[0].refine() is False
-    assert make("3-point", X0, refine_to_central=True)[0].refine() is False
-    assert make("cs", X0, refine_to_central=True)[0].refine() is False
+    assert make("2-point", X0)[0].refine(X0, Status.XTOL) is False
+    assert make("3-point", X0, refine_to_central=True)[0].refine(X0, Status.XTOL) is False
+    assert make("cs", X0, refine_to_central=True)[0].refine(X0, Status.XTOL) is False
+    # only step tolerances: on gtol forward differences are as good as they get
+    assert make("2-point", X0, refine_to_central=True)[0].refine(X0, Status.GTOL) is False
 
 
 # --- failed evaluations -------------------------------------------------------------

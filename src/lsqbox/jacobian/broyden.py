@@ -74,6 +74,10 @@ class BroydenJacobian:
         self._reset_counters()
         self._changed = False
         self._refresh_due = False
+        self._full_refresh_due = False
+        self._fresh_at = None
+        self.updates_since_full = 0
+        self.distance_since_full = 0.0
 
     def _reset_counters(self):
         self.updates = 0
@@ -96,10 +100,15 @@ class BroydenJacobian:
         s = x_to - x_from
         ws = self.weight * s
         denom = float(np.dot(s, ws))
-        if denom > 0 and self.J is not None:
+        # A step shorter than a good forward-difference step carries rounding,
+        # not slope: (y - J s) / |s| would inject noise into J.
+        x_size = 1.0 + float(np.sqrt(np.dot(x_from, self.weight * x_from)))
+        if denom > 0 and np.sqrt(denom) > 1e-7 * x_size and self.J is not None:
             residual = (f_to - f_from) - self.J.dot(s)
             self.J += np.outer(residual, ws / denom)
             self.updates += 1
+            self.updates_since_full += 1
+            self.distance_since_full += float(np.sqrt(denom))
             self.recent_steps.append(s * np.sqrt(self.weight))
             self._changed = True
         if ratio is not None:
@@ -120,11 +129,23 @@ class BroydenJacobian:
             return self.J.copy()
         return None
 
-    def refine(self):
-        """Before convergence is reported: refresh if J is not fresh."""
-        if self.updates == 0:
+    def refine(self, x, status):
+        """Before convergence is reported: refresh unless J is fresh here.
+
+        Fresh means evaluated by finite differences at this point, or at a
+        point closer than 1e-6 (1 + ||x||) (in scaled variables, summed over the
+        steps since): a refreshed Jacobian that still says "not converged"
+        moves x by steps at the level of its own forward-difference error, and
+        refreshing after each of them would chase that error, n + 1
+        evaluations at a time."""
+        x = np.asarray(x, dtype=float)
+        if self._fresh_at == x.tobytes():
+            return False
+        if (self._fresh_at is not None
+                and self.distance_since_full <= 1e-6 * (1.0 + np.linalg.norm(x))):
             return False
         self._refresh_due = True
+        self._full_refresh_due = True
         return True
 
     # -- refresh policy ----------------------------------------------------
@@ -149,17 +170,22 @@ class BroydenJacobian:
         if self.J is not None:
             self.fd.previous = self.J      # failed FD columns keep these
         cols = None
-        if not all_columns and self.options["partial_refresh"] and self.fd.pattern is None:
+        if (not all_columns and not self._full_refresh_due and self.options["partial_refresh"]
+                and self.fd.pattern is None):
             unexplored = self._unexplored_columns()
-            if unexplored.size < self.n:
+            if 0 < unexplored.size < self.n:
                 cols = unexplored
         if cols is None:
             self.J = np.asarray(self.fd.jacobian(x, f), dtype=float)
             self.columns_refreshed += self.n
-        elif cols.size:
+            self._fresh_at = np.asarray(x, dtype=float).tobytes()
+            self.updates_since_full = 0
+            self.distance_since_full = 0.0
+        else:
             self.J[:, cols] = self.fd.jacobian_columns(x, f, cols)
             self.columns_refreshed += cols.size
         self.refreshes += 1
         self.n_evaluations += 1
         self._refresh_due = False
+        self._full_refresh_due = False
         self._reset_counters()

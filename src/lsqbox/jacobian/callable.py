@@ -37,6 +37,6 @@ class CallableJacobian:
     def observe(self, x_from, f_from, x_to, f_to, ratio=None, shrunk=False):
         """Secant information from a trial step; an exact Jacobian needs none."""
 
-    def refine(self):
+    def refine(self, x, status):
         """The user's Jacobian is as good as it gets."""
         return False

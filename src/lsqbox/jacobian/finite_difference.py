@@ -309,10 +309,14 @@ class FiniteDifferenceJacobian:
     def observe(self, x_from, f_from, x_to, f_to, ratio=None, shrunk=False):
         """Secant information from a trial step; finite differences need none."""
 
-    def refine(self):
-        """Switch forward differences to central ones (once), when allowed.
+    def refine(self, x, status):
+        """Switch forward differences to central ones (once), when allowed and
+        the solver stopped on a step tolerance (ftol/xtol).
 
         Returns True if the scheme changed: the caller re-evaluates J."""
+        from ..termination import Status
+        if status not in (Status.FTOL, Status.XTOL, Status.FTOL_AND_XTOL):
+            return False
         if not (self.refine_to_central and self.scheme == "2-point"):
             return False
         self.scheme = "3-point"

@@ -1,0 +1,5 @@
+ptf $
+Decay calibration run
+HALF_LIFE      $half_life   $
+AMPLITUDE      $amplitude   $
+BACKGROUND     $background  $

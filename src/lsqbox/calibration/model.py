@@ -1,0 +1,195 @@
+"""`ExternalModel`: an external program as a picklable x -> residuals callable.
+
+One call renders the templates with the parameter values, runs the program in
+a fresh directory (runner.py), reads its outputs (tables.py), puts them beside
+the measured data and returns ``(y_model - y_data) / sigma`` over all selected
+columns. Every call is journaled (journal.py) before its result is returned,
+and a point the journal already knows is answered from it without running the
+program: a killed fit resumes where it stopped.
+
+A failed run (non-zero exit, timeout, unreadable or non-finite output) raises
+`ModelRunFailed`; the solver treats it as a failed evaluation.
+"""
+import csv
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+
+from .journal import Journal
+from .runner import RunSpec, run_once
+from .tables import align, read_instructions, read_table
+from .template import Template
+
+__all__ = ["ExternalModel", "ModelRunFailed", "MeasuredData", "load_data"]
+
+
+class ModelRunFailed(RuntimeError):
+    """The external program did not produce usable outputs."""
+
+
+class MeasuredData:
+    """Measured values, their sigmas and what they are matched by.
+
+    ``columns``: the data's y column names; ``x``: the matching x values (None
+    for observation-name matching); ``obs``: observation names (PEST), ``y``:
+    list of arrays, one per column; ``sigma``: same shapes (ones if absent).
+    """
+
+    def __init__(self, columns, y, sigma, x=None, obs=None):
+        self.columns = columns
+        self.y = [np.asarray(v, dtype=float) for v in y]
+        self.sigma = [np.asarray(s, dtype=float) for s in sigma]
+        self.x = None if x is None else np.asarray(x, dtype=float)
+        self.obs = obs
+        self.weighted = False
+        for s in self.sigma:
+            if np.any(~np.isfinite(s)) or np.any(s <= 0):
+                raise ValueError("every sigma must be a positive finite number")
+
+    @property
+    def size(self):
+        return sum(v.size for v in self.y)
+
+    def flat(self):
+        return np.concatenate(self.y)
+
+
+def _read_csv_columns(path):
+    with open(path, newline="") as fh:
+        rows = [r for r in csv.reader(fh) if r and not r[0].lstrip().startswith("#")]
+    header, body = [h.strip() for h in rows[0]], rows[1:]
+    return {name: [row[i].strip() for row in body] for i, name in enumerate(header)}
+
+
+def load_data(job):
+    """The measured data of a job (`MeasuredData`)."""
+    spec = job.data
+    path = job.resolve(spec.file)
+    if spec.obs is not None:
+        cols = _read_csv_columns(path)
+        for name in [spec.obs] + spec.y + (spec.sigma or []):
+            if name not in cols:
+                raise ValueError(f"{path}: no column {name!r} (have {sorted(cols)})")
+        y = [np.array(cols[c], dtype=float) for c in spec.y]
+        sigma = ([np.array(cols[c], dtype=float) for c in spec.sigma] if spec.sigma
+                 else [np.ones_like(v) for v in y])
+        data = MeasuredData(spec.y, y, sigma, obs=list(cols[spec.obs]))
+    else:
+        table = read_table(path)
+        if spec.x is None:
+            raise ValueError(f"{path}: [data] needs `x` (or `obs` for instruction files)")
+        y = [np.asarray(table[c], dtype=float) for c in spec.y]
+        sigma = ([np.asarray(table[c], dtype=float) for c in spec.sigma] if spec.sigma
+                 else [np.ones_like(v) for v in y])
+        data = MeasuredData(spec.y, y, sigma, x=np.asarray(table[spec.x], dtype=float))
+    data.weighted = spec.sigma is not None
+    return data
+
+
+class ExternalModel:
+    """x (solver vector) -> weighted residuals of the external program.
+
+    Picklable: it holds paths and plain data; files and the journal are opened
+    inside each call, in whatever process or thread runs it.
+    """
+
+    def __init__(self, job, data=None, journal=True):
+        self.job = job
+        self.parameters = job.parameters
+        self.data = data if data is not None else load_data(job)
+        self.templates = {name: Template.from_file(job.resolve(tpl))
+                          for name, tpl in job.model.templates.items()}
+        out = job.model.output
+        self.instructions = (read_instructions(job.resolve(out.instructions))
+                             if out.instructions else None)
+        self.journal_path = job.journal_path if journal else None
+        self._methods = set()
+
+    # -- the callable ---------------------------------------------------------
+    def __call__(self, x):
+        x = np.asarray(x, dtype=float)
+        if self.journal_path is None:
+            return self._run(x, None)
+        with Journal(self.journal_path) as journal:
+            record = journal.lookup(x)
+            if record is not None:
+                if record.status == "ok":
+                    return np.array(record.residuals, dtype=float)
+                raise ModelRunFailed(f"(from the journal) {record.reason}")
+            journal.start(x, "evaluation", _worker())
+        return self._run(x, self.journal_path)
+
+    def _run(self, x, journal_path):
+        values = self.parameters.values(x)
+        files = {name: tpl.render(values) for name, tpl in self.templates.items()}
+        spec = self._spec(files)
+        result = run_once(spec, tag="eval")
+        if not result.ok:
+            self._finish(journal_path, x, "failed", result.reason, {}, None, result.run_dir)
+            raise ModelRunFailed(f"{result.reason} (run directory {result.run_dir})")
+        try:
+            y_model = self.model_values(result.outputs)
+            residuals = self.residuals_from(y_model)
+        except Exception as exc:  # unreadable output: a failed evaluation
+            reason = f"unreadable output: {type(exc).__name__}: {exc}"
+            self._finish(journal_path, x, "failed", reason, {}, None, result.run_dir)
+            raise ModelRunFailed(reason) from None
+        outputs = {"values": values, "alignment": sorted(self._methods),
+                   "model": {c: v.tolist() for c, v in zip(self.data.columns, y_model)}}
+        self._finish(journal_path, x, "ok", "", outputs, residuals, result.run_dir)
+        return residuals
+
+    def _spec(self, files):
+        m = self.job.model
+        return RunSpec(command=list(m.command), workdir_root=self.job.runs_dir,
+                       job_dir=self.job.directory, files=files, copy=list(m.copy),
+                       timeout=m.timeout, retries=m.retries, env=dict(m.env),
+                       keep_runs=m.keep_runs, output_files=[m.output.file])
+
+    @staticmethod
+    def _finish(journal_path, x, status, reason, outputs, residuals, run_dir):
+        if journal_path is None:
+            return
+        with Journal(journal_path) as journal:
+            journal.finish(x, status, reason, outputs, residuals, str(run_dir))
+
+    # -- outputs to residuals ------------------------------------------------
+    def model_values(self, outputs):
+        """Model values at the data points, one array per data column."""
+        out = self.job.model.output
+        text = outputs[out.file]
+        self._methods = set()
+        if self.instructions is not None:
+            self._methods.add("observation names")
+            observed = self.instructions.read(text)
+            try:
+                values = np.array([observed[name] for name in self.data.obs], dtype=float)
+            except KeyError as exc:
+                raise ValueError(f"the instruction file defines no observation {exc}") from None
+            return [values]
+        table = read_table(text)
+        if out.x is None:
+            columns = [np.asarray(table[c], dtype=float) for c in out.y]
+            self._methods.add("row")
+            return [align(np.arange(c.size), c, np.arange(c.size), how="row")[0]
+                    for c in columns]
+        x_model = np.asarray(table[out.x], dtype=float)
+        result = []
+        for name in out.y:
+            y_at, method = align(x_model, np.asarray(table[name], dtype=float), self.data.x)
+            self._methods.add(method)
+            result.append(np.asarray(y_at, dtype=float))
+        return result
+
+    def residuals_from(self, y_model):
+        parts = [(ym - yd) / s for ym, yd, s in zip(y_model, self.data.y, self.data.sigma)]
+        r = np.concatenate(parts)
+        if not np.all(np.isfinite(r)):
+            raise ValueError("the model output contains NaN or inf at data points")
+        return r
+
+
+def _worker():
+    return f"{socket.gethostname()}:{os.getpid()}"
