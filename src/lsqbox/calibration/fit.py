@@ -130,11 +130,12 @@ def _summarize(job, data, res, J, trace, seconds):
         for record in journal.records():
             if record.status == "ok" and record.outputs:
                 alignment.update(record.outputs.get("alignment", []))
-    chi2 = 2.0 * float(res.cost)
+    chi2 = float(np.dot(res.fun, res.fun))       # sum of squared (weighted) residuals
     return {
         "job": str(job.path),
         "parameters": parameters,
         "cost": float(res.cost),
+        "loss": job.solver.loss,
         "chi_square": chi2,
         "dof": int(cov.dof),
         "reduced_chi_square": chi2 / cov.dof if cov.dof > 0 else None,

@@ -25,7 +25,9 @@ def format_report(result, min_correlation=0.5):
     lines = [f"lsqbox calibration report: {result['job']}", "",
              "[[Fit]]",
              f"    status              = {result['status']}: {result['message']}",
-             f"    cost (0.5 chi-sq)   = {_fmt(result['cost'])}",
+             f"    cost                = {_fmt(result['cost'])}"
+             + (f"   (loss {result['loss']})" if result.get("loss", "linear") != "linear"
+                else "   (0.5 chi-square)"),
              f"    chi-square          = {_fmt(result['chi_square'])}",
              f"    degrees of freedom  = {result['dof']}",
              f"    reduced chi-square  = {_fmt(result['reduced_chi_square'])}"
