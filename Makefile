@@ -26,12 +26,14 @@ demo: $(VENV)/.installed-demo
 bench: $(VENV)/.installed-test
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/bench_lm.py
 	$(PY) benchmarks/nist_strd_lre.py --output docs/benchmarks_nist.md
 	$(PY) benchmarks/nist_strd_lre.py --tight --output docs/benchmarks_nist_tight.md
 	$(PY) benchmarks/nist_strd_lre.py --method lm --output docs/benchmarks_nist_lm.md
 	$(PY) benchmarks/nist_strd_lre.py --method lm --tight --output docs/benchmarks_nist_lm_tight.md
 	$(PY) benchmarks/more_wild/run.py
 	$(PY) benchmarks/more_wild/run.py --noise
+	$(PY) benchmarks/bench_calibration.py
 	$(PY) benchmarks/assemble_docs.py
 
 clean:

@@ -13,11 +13,13 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PARTS = [
     ("Speed against SciPy (small problems, Broyden n = 100000)", "benchmarks_speed.md"),
+    ("method='lm' against SciPy's lm and MINPACK's leastsq", "benchmarks_lm.md"),
     ("NIST StRD: certified digits, trf, default settings", "benchmarks_nist.md"),
     ("NIST StRD: certified digits, trf, ftol = xtol = gtol = 1e-15", "benchmarks_nist_tight.md"),
     ("NIST StRD: certified digits, lm, default settings", "benchmarks_nist_lm.md"),
     ("NIST StRD: certified digits, lm, ftol = xtol = gtol = 1e-15", "benchmarks_nist_lm_tight.md"),
     ("Moré–Wild derivative-free benchmark (53 problems)", "benchmarks_more_wild.md"),
+    ("Calibration of external programs (lsqbox fit)", "benchmarks_calibration.md"),
 ]
 
 
