@@ -54,7 +54,7 @@ def main(argv=None):
     except JobError as exc:
         print(f"lsqbox: error in the job file: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, TypeError) as exc:
         print(f"lsqbox: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -242,6 +242,23 @@ def _solver(doc, path):
     if not ((isinstance(w, int) and w >= 1) or (isinstance(w, str) and w.startswith("dask://"))):
         raise JobError(f"{path} [solver]: `workers` must be a positive integer or "
                        "'dask://host:port'")
+    losses = ("linear", "soft_l1", "huber", "cauchy", "arctan")
+    if spec.loss not in losses:
+        raise JobError(f"{path} [solver]: `loss` must be one of {', '.join(losses)}")
+    number = (int, float)
+    if not (isinstance(spec.f_scale, number) and spec.f_scale > 0):
+        raise JobError(f"{path} [solver]: `f_scale` must be a positive number")
+    for name in ("ftol", "xtol", "gtol"):
+        value = getattr(spec, name)
+        if not (isinstance(value, number) and not isinstance(value, bool) and value >= 0):
+            raise JobError(f"{path} [solver]: `{name}` must be a non-negative number")
+    if spec.max_evaluations is not None and not (
+            isinstance(spec.max_evaluations, int) and not isinstance(spec.max_evaluations, bool)
+            and spec.max_evaluations >= 1):
+        raise JobError(f"{path} [solver]: `max_evaluations` must be a positive integer")
+    if spec.max_time is not None and not (isinstance(spec.max_time, number)
+                                          and spec.max_time > 0):
+        raise JobError(f"{path} [solver]: `max_time` must be a positive number of seconds")
     return spec
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .journal import Journal
-from .runner import RunSpec, run_once
+from .runner import RunSpec, remove_run_dir, run_once
 from .tables import align, read_instructions, read_table
 from .template import Template
 
@@ -133,12 +133,19 @@ class ExternalModel:
             y_model = self.model_values(result.outputs)
             residuals = self.residuals_from(y_model)
         except Exception as exc:  # unreadable output: a failed evaluation
-            reason = f"unreadable output: {type(exc).__name__}: {exc}"
+            reason = (f"unreadable output: {type(exc).__name__}: {exc} "
+                      f"(run directory {result.run_dir})")
             self._finish(journal_path, x, "failed", reason, {}, None, result.run_dir)
             raise ModelRunFailed(reason) from None
         outputs = {"values": values, "alignment": sorted(self._methods),
                    "model": {c: v.tolist() for c, v in zip(self.data.columns, y_model)}}
-        self._finish(journal_path, x, "ok", "", outputs, residuals, result.run_dir)
+        run_dir = result.run_dir
+        if not self.job.model.keep_runs:
+            # Only now is the run known to be good; unusable outputs keep their
+            # directory for inspection like any failed run.
+            remove_run_dir(run_dir)
+            run_dir = None
+        self._finish(journal_path, x, "ok", "", outputs, residuals, run_dir)
         return residuals
 
     def _spec(self, files):
@@ -146,7 +153,7 @@ class ExternalModel:
         return RunSpec(command=list(m.command), workdir_root=self.job.runs_dir,
                        job_dir=self.job.directory, files=files, copy=list(m.copy),
                        timeout=m.timeout, retries=m.retries, env=dict(m.env),
-                       keep_runs=m.keep_runs, output_files=[m.output.file])
+                       keep_runs=True, output_files=[m.output.file])
 
     @staticmethod
     def _finish(journal_path, x, status, reason, outputs, residuals, run_dir):

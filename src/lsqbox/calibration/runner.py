@@ -31,7 +31,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["RunSpec", "RunResult", "RunSetupError", "run_once"]
+__all__ = ["RunSpec", "RunResult", "RunSetupError", "run_once", "remove_run_dir"]
 
 #: Bytes of stdout/stderr kept in `RunResult` (the files hold everything).
 OUTPUT_LIMIT = 10_000
@@ -88,7 +88,7 @@ class RunSpec:
         self.job_dir = Path(self.job_dir)
         if self.timeout is not None and not self.timeout > 0:
             raise ValueError(f"RunSpec.timeout must be positive or None, got {self.timeout!r}")
-        if int(self.retries) != self.retries or self.retries < 0:
+        if not isinstance(self.retries, int) or self.retries < 0:
             raise ValueError(f"RunSpec.retries must be a non-negative integer, got {self.retries!r}")
         relative = [c for c in self.copy if not Path(c).is_absolute()]
         for name in list(self.files) + list(self.output_files) + relative:
@@ -154,6 +154,16 @@ def run_once(spec, tag="run"):
             shutil.rmtree(run_dir, ignore_errors=True)
         time.sleep(min(0.1 * 2 ** attempts, 5.0))
     return _finish(spec, run_dir, attempt, attempts, time.monotonic() - t0)
+
+
+def remove_run_dir(run_dir):
+    """Delete a run directory (ignoring errors and one that is already gone).
+
+    For callers that judge the outputs themselves: run with ``keep_runs=True``
+    and remove the directory once the outputs turned out usable, so a run
+    whose outputs are unusable keeps its directory for inspection.
+    """
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 # -- preparing the run directory ---------------------------------------------
@@ -287,7 +297,7 @@ def _finish(spec, run_dir, attempt, attempts, seconds):
         returncode=attempt["returncode"], seconds=seconds, attempts=attempts,
         worker=f"{socket.gethostname()}:{os.getpid()}")
     if ok and not spec.keep_runs:
-        shutil.rmtree(run_dir, ignore_errors=True)
+        remove_run_dir(run_dir)
     elif not ok:
         result.reason += f"; run directory kept: {run_dir}"
     return result
