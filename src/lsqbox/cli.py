@@ -1,8 +1,8 @@
 """`lsqbox fit | report | plot | check job.toml` — black-box calibration.
 
-Exit codes: 0 success; 1 the fit ran but did not converge (or a check found
-a problem in the outputs); 2 the job file or the command line is wrong; 3 the
-model could not be run at all.
+Exit codes: 0 success; 1 the fit ran but did not converge (or there is no
+result yet to report or plot); 2 the job file or the command line is wrong;
+3 the model could not be run, or its outputs could not be read and aligned.
 """
 import argparse
 import json
@@ -153,11 +153,11 @@ def _check(job, args):
           + (" with sigma" if data.weighted else " (no sigma: unweighted)"))
     print(f"running the model once at the start values: {' '.join(job.model.command)}")
     try:
-        residuals = model(params.x0())
+        residuals, methods = model.evaluate_with_alignment(params.x0())
     except ModelRunFailed as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return EXIT_RUN
-    print(f"outputs read and aligned ({', '.join(sorted(model._methods))}): "
+    print(f"outputs read and aligned ({', '.join(sorted(methods))}): "
           f"{residuals.size} residuals, cost {0.5 * float(np.dot(residuals, residuals)):.6g}")
     print("check passed")
     return EXIT_OK

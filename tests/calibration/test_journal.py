@@ -222,6 +222,7 @@ def test_concurrent_writers_lose_nothing(path):
 
 # -- crash safety --------------------------------------------------------------------
 CHILD = """
+    import os
     import sys
     import numpy as np
     from lsqbox.calibration.journal import Journal
@@ -236,7 +237,7 @@ CHILD = """
         x = np.array([i / 3.0, -i * 1e-9, np.exp(i / 100.0)])
         j.start(x, "evaluation", "child")
         rid = j.finish(x, "ok", "", {"i": i, "text": "y" * (i % 50)}, residuals(i), f"/r/{i}")
-        print(i, rid, flush=True)
+        os.write(1, f"{i} {rid}\\n".encode())  # one write: a whole line or nothing
         i += 1
 """
 
@@ -263,10 +264,11 @@ def test_sigkill_loses_no_finished_run(path, tmp_path, kill_after):
                 break
         time.sleep(0.003 * round_)  # let it get further into the next write
         os.kill(proc.pid, signal.SIGKILL)
-        lines += proc.stdout.read().splitlines()  # reported before it died
+        lines += proc.stdout.read().splitlines(keepends=True)  # reported before it died
         proc.wait()
         assert proc.returncode == -signal.SIGKILL
         for line in lines:
+            assert line.endswith("\n"), f"torn report line {line!r}"
             i, rid = map(int, line.split())
             reported[i] = rid
         start = max(reported) + 1

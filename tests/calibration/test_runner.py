@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from lsqbox.calibration import runner
-from lsqbox.calibration.runner import RunResult, RunSetupError, RunSpec, run_once
+from lsqbox.calibration.runner import (RunResult, RunSetupError, RunSpec, remove_run_dir,
+                                       run_once)
 
 
 def script(tmp_path, body, name="prog.py"):
@@ -213,6 +214,9 @@ def test_keep_runs(tmp_path):
     assert removed.ok and not removed.run_dir.exists()
     assert removed.outputs == {"out.txt": "1"}  # read before cleanup
     assert run_dirs(tmp_path) == [kept.run_dir]
+    remove_run_dir(kept.run_dir)  # the caller found the outputs usable
+    remove_run_dir(kept.run_dir)  # already gone: no error
+    assert run_dirs(tmp_path) == []
 
 
 def test_python_substitution(tmp_path):

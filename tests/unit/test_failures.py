@@ -535,3 +535,21 @@ def test_eval_timeout_end_to_end(kind):
     plain = lsqbox.least_squares(raises_beyond_1_5, [-2.0, 0.0])
     assert_array_equal(res.x, plain.x)
     assert (res.nfev, res.njev) == (plain.nfev, plain.njev)
+
+
+def test_a_band_of_failures_across_the_path_is_not_reported_as_convergence():
+    """The minimum (x = 2) lies in a band where ``fun`` raises: the solver can
+    only creep up to the band's edge. It must not stop there with a
+    step-tolerance "success" (the tiny steps are forced by the failures, not
+    by convergence)."""
+    def fun(x):
+        if 1.5 < x[0] < 2.5:
+            raise RuntimeError("solver crashed")
+        return np.array([np.exp(x[0]) - np.exp(2.0), 0.1 * (x[0] - 2.0) ** 2])
+
+    for x0 in ([1.0], [3.5]):
+        res = lsqbox.least_squares(fun, x0, max_nfev=200)
+        assert not res.success and res.status in (0, -3), (res.status, res.x)
+        assert res.failures and all("solver crashed" in f["reason"]
+                                    for f in res.failures)
+        assert res.x[0] <= 1.5 or res.x[0] >= 2.5

@@ -239,7 +239,8 @@ def _solver(doc, path):
     if spec.jac not in ("broyden", "2-point", "3-point"):
         raise JobError(f"{path} [solver]: `jac` must be 'broyden', '2-point' or '3-point'")
     w = spec.workers
-    if not ((isinstance(w, int) and w >= 1) or (isinstance(w, str) and w.startswith("dask://"))):
+    if not ((isinstance(w, int) and not isinstance(w, bool) and w >= 1)
+            or (isinstance(w, str) and w.startswith("dask://"))):
         raise JobError(f"{path} [solver]: `workers` must be a positive integer or "
                        "'dask://host:port'")
     losses = ("linear", "soft_l1", "huber", "cauchy", "arctan")

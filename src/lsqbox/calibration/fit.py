@@ -85,7 +85,7 @@ def fit(job, workers=None, dask_address=None, fresh=False, progress=True, stream
                             gtol=solver.gtol, loss=solver.loss, f_scale=solver.f_scale,
                             max_nfev=solver.max_evaluations, workers=executor,
                             callback=callback, max_time=solver.max_time)
-        J = _fresh_jacobian(model, res, lb, ub, executor)
+        J = _fresh_jacobian(model, res, x0, lb, ub, executor)
     finally:
         if display is not None:
             display.stop()
@@ -95,12 +95,14 @@ def fit(job, workers=None, dask_address=None, fresh=False, progress=True, stream
     return result
 
 
-def _fresh_jacobian(model, res, lb, ub, executor):
-    """Forward differences at the solution, through the journal."""
+def _fresh_jacobian(model, res, x0, lb, ub, executor):
+    """Forward differences at the solution, through the journal. The steps
+    follow the solver's rule (typical sizes from the same x0), so a refresh
+    the solver already made at the solution is answered by the journal."""
     with open_executor(executor) as handle:
         problem = Problem(BoundFunction(model), handle)
         problem.m = res.fun.size
-        fd = FiniteDifferenceJacobian(problem, "2-point", res.x, lb, ub, np.float64)
+        fd = FiniteDifferenceJacobian(problem, "2-point", x0, lb, ub, np.float64)
         return fd.jacobian(res.x, res.fun)
 
 

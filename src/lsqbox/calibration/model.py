@@ -105,13 +105,12 @@ class ExternalModel:
         self.instructions = (read_instructions(job.resolve(out.instructions))
                              if out.instructions else None)
         self.journal_path = job.journal_path if journal else None
-        self._methods = set()
 
     # -- the callable ---------------------------------------------------------
     def __call__(self, x):
         x = np.asarray(x, dtype=float)
         if self.journal_path is None:
-            return self._run(x, None)
+            return self._run(x, None)[0]
         with Journal(self.journal_path) as journal:
             record = journal.lookup(x)
             if record is not None:
@@ -119,7 +118,11 @@ class ExternalModel:
                     return np.array(record.residuals, dtype=float)
                 raise ModelRunFailed(f"(from the journal) {record.reason}")
             journal.start(x, "evaluation", _worker())
-        return self._run(x, self.journal_path)
+        return self._run(x, self.journal_path)[0]
+
+    def evaluate_with_alignment(self, x):
+        """Run once without the journal; returns (residuals, alignment methods)."""
+        return self._run(np.asarray(x, dtype=float), None)
 
     def _run(self, x, journal_path):
         values = self.parameters.values(x)
@@ -130,14 +133,14 @@ class ExternalModel:
             self._finish(journal_path, x, "failed", result.reason, {}, None, result.run_dir)
             raise ModelRunFailed(f"{result.reason} (run directory {result.run_dir})")
         try:
-            y_model = self.model_values(result.outputs)
+            y_model, methods = self._model_values(result.outputs)
             residuals = self.residuals_from(y_model)
         except Exception as exc:  # unreadable output: a failed evaluation
             reason = (f"unreadable output: {type(exc).__name__}: {exc} "
                       f"(run directory {result.run_dir})")
             self._finish(journal_path, x, "failed", reason, {}, None, result.run_dir)
             raise ModelRunFailed(reason) from None
-        outputs = {"values": values, "alignment": sorted(self._methods),
+        outputs = {"values": values, "alignment": sorted(methods),
                    "model": {c: v.tolist() for c, v in zip(self.data.columns, y_model)}}
         run_dir = result.run_dir
         if not self.job.model.keep_runs:
@@ -146,7 +149,7 @@ class ExternalModel:
             remove_run_dir(run_dir)
             run_dir = None
         self._finish(journal_path, x, "ok", "", outputs, residuals, run_dir)
-        return residuals
+        return residuals, methods
 
     def _spec(self, files):
         m = self.job.model
@@ -165,30 +168,35 @@ class ExternalModel:
     # -- outputs to residuals ------------------------------------------------
     def model_values(self, outputs):
         """Model values at the data points, one array per data column."""
+        return self._model_values(outputs)[0]
+
+    def _model_values(self, outputs):
+        """(values, alignment methods used); no shared state, so model runs in
+        several threads do not mix their records."""
         out = self.job.model.output
         text = outputs[out.file]
-        self._methods = set()
+        methods = set()
         if self.instructions is not None:
-            self._methods.add("observation names")
+            methods.add("observation names")
             observed = self.instructions.read(text)
             try:
                 values = np.array([observed[name] for name in self.data.obs], dtype=float)
             except KeyError as exc:
                 raise ValueError(f"the instruction file defines no observation {exc}") from None
-            return [values]
+            return [values], methods
         table = read_table(text)
         if out.x is None:
             columns = [np.asarray(table[c], dtype=float) for c in out.y]
-            self._methods.add("row")
+            methods.add("row")
             return [align(np.arange(c.size), c, np.arange(c.size), how="row")[0]
-                    for c in columns]
+                    for c in columns], methods
         x_model = np.asarray(table[out.x], dtype=float)
         result = []
         for name in out.y:
             y_at, method = align(x_model, np.asarray(table[name], dtype=float), self.data.x)
-            self._methods.add(method)
+            methods.add(method)
             result.append(np.asarray(y_at, dtype=float))
-        return result
+        return result, methods
 
     def residuals_from(self, y_model):
         parts = [(ym - yd) / s for ym, yd, s in zip(y_model, self.data.y, self.data.sigma)]

@@ -88,10 +88,17 @@ class BroydenJacobian:
     # -- the JacobianSource protocol --------------------------------------
     def jacobian(self, x, f):
         """J at an accepted point: the current estimate, or a refresh if due."""
+        fresh_here = self._fresh_at == np.asarray(x, dtype=float).tobytes()
         if self.J is None:
             self._refresh(x, f, all_columns=True)
-        elif self._refresh_due or self._policy_says_refresh():
+        elif (self._refresh_due or self._policy_says_refresh()) and not fresh_here:
             self._refresh(x, f)
+        elif fresh_here:
+            # Evaluated here already: the same finite differences again would
+            # ask for the same points (a journal would answer them; a plain
+            # function would run them twice).
+            self._refresh_due = False
+            self._reset_counters()
         self._changed = False
         return self.J.copy()
 
@@ -120,7 +127,7 @@ class BroydenJacobian:
 
         Poor steps in a row mean the model is wrong where we stand, so the
         refresh happens here and now rather than at the next accepted point."""
-        if self._policy_says_refresh():
+        if self._policy_says_refresh() and self._fresh_at != np.asarray(x, float).tobytes():
             self._refresh(x, f)
             self._changed = False
             return self.J.copy()
