@@ -13,6 +13,7 @@ A failed run (non-zero exit, timeout, unreadable or non-finite output) raises
 import csv
 import os
 import socket
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -111,13 +112,13 @@ class ExternalModel:
         x = np.asarray(x, dtype=float)
         if self.journal_path is None:
             return self._run(x, None)[0]
-        with Journal(self.journal_path) as journal:
-            record = journal.lookup(x)
-            if record is not None:
-                if record.status == "ok":
-                    return np.array(record.residuals, dtype=float)
-                raise ModelRunFailed(f"(from the journal) {record.reason}")
-            journal.start(x, "evaluation", _worker())
+        journal = _journal(self.journal_path)
+        record = journal.lookup(x)
+        if record is not None:
+            if record.status == "ok":
+                return np.array(record.residuals, dtype=float)
+            raise ModelRunFailed(f"(from the journal) {record.reason}")
+        journal.start(x, "evaluation", _worker())
         return self._run(x, self.journal_path)[0]
 
     def evaluate_with_alignment(self, x):
@@ -162,8 +163,8 @@ class ExternalModel:
     def _finish(journal_path, x, status, reason, outputs, residuals, run_dir):
         if journal_path is None:
             return
-        with Journal(journal_path) as journal:
-            journal.finish(x, status, reason, outputs, residuals, str(run_dir))
+        _journal(journal_path).finish(x, status, reason, outputs, residuals,
+                                      None if run_dir is None else str(run_dir))
 
     # -- outputs to residuals ------------------------------------------------
     def model_values(self, outputs):
@@ -204,6 +205,31 @@ class ExternalModel:
         if not np.all(np.isfinite(r)):
             raise ValueError("the model output contains NaN or inf at data points")
         return r
+
+
+_OPEN = threading.local()
+
+
+def _journal(path):
+    """This thread's connection to the journal (opening SQLite costs ~3 ms, a
+    tenth of a cheap run's overhead; each thread and process keeps its own,
+    as SQLite requires)."""
+    journals = getattr(_OPEN, "journals", None)
+    if journals is None:
+        journals = _OPEN.journals = {}
+    key = (os.getpid(), str(path))
+    try:
+        inode = os.stat(path).st_ino
+    except FileNotFoundError:
+        inode = None
+    cached = journals.get(key)
+    if cached is None or cached[1] != inode:
+        # New, or the file was removed (fit --fresh) or replaced since.
+        if cached is not None:
+            cached[0].close()
+        journal = Journal(path)
+        cached = journals[key] = (journal, os.stat(path).st_ino)
+    return cached[0]
 
 
 def _worker():
