@@ -183,7 +183,7 @@ def _degenerate_result(x0, f0, J0, problem, jacobian):
     """No variables or no residuals: nothing to minimize (SciPy reports gtol)."""
     from .result import LeastSquaresResult
     from .termination import MESSAGES, Status
-    m, n = f0.size, x0.size
+    n = x0.size
     return LeastSquaresResult(
         x=x0, cost=0.5 * float(np.dot(f0, f0)), fun=f0, jac=J0,
         grad=np.zeros(n), optimality=0.0, active_mask=np.zeros(n, dtype=int),

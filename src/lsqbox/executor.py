@@ -19,7 +19,7 @@ import numbers
 import os
 import threading
 import time
-from concurrent.futures import Executor, wait
+from concurrent.futures import Executor
 
 __all__ = ["Failure", "open_executor"]
 

@@ -6,7 +6,6 @@ command line wrong; 3 the model could not be run. Most tests call
 script and `python -m lsqbox` to check the real entry points.
 """
 import json
-import os
 import shutil
 import subprocess
 import sys

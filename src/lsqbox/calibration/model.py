@@ -14,7 +14,6 @@ import csv
 import os
 import socket
 import threading
-from pathlib import Path
 
 import numpy as np
 

@@ -34,7 +34,7 @@ def format_report(result, min_correlation=0.5):
              + ("" if result["weighted"] else "   (unweighted: errors scaled by it)"),
              f"    iterations          = {result['iterations']}",
              f"    model evaluations   = {result['evaluations']} requested by the solver",
-             f"    program runs        = " + ", ".join(
+             "    program runs        = " + ", ".join(
                  f"{v} {k}" for k, v in sorted(result["runs"].items())),
              f"    alignment to data   = {', '.join(result['alignment']) or 'n/a'}",
              f"    wall time           = {result['seconds']:.1f} s",

@@ -23,7 +23,7 @@ residuals get float32-sized steps. Steps are made exactly representable
 (Nocedal & Wright, Numerical Optimization, section 8.1).
 """
 import numpy as np
-from scipy.sparse import csr_array, csr_matrix, issparse, coo_array
+from scipy.sparse import csr_array, issparse, coo_array
 
 from ..problem import JACOBIAN, Failure
 from .coloring import group_columns
