@@ -656,8 +656,9 @@ def conclusions(fit_rows, pieces_total, whole_over, workers_list, read_table_ms)
         "and repeated runs of this benchmark moved the wall figures by several ms, more "
         "while other jobs were syncing the disk). The largest piece is `read_table` "
         f"(about {read_table_ms:.0f} ms: NumPy's text parser on 40,000 17-digit numbers "
-        "plus a Python pass over the lines), then the journal, which opens a new SQLite "
-        "connection twice per run on top of its 2 commits; rendering, the run "
+        "plus a Python pass over the lines), then the journal (the in-process row opens "
+        "it twice per run; ExternalModel keeps one connection per thread, so a call "
+        "pays only its 2 commits); rendering, the run "
         "directory, aligning and the residuals are below 1 ms together. The whole-call "
         "figure also holds the extra Popen work (environment copy, new session, "
         "stdout/stderr files).")
