@@ -23,7 +23,7 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
                   f_scale=1.0, diff_step=None, tr_solver=None, tr_options=None,
                   jac_sparsity=None, max_nfev=None, verbose=0, args=(), kwargs=None,
                   callback=None, workers=None, *, jac_options=None, noise=None,
-                  max_time=None, eval_timeout=None, max_failures=20):
+                  max_time=None, eval_timeout=None, max_failures=20, cache=None):
     """Solve a nonlinear least-squares problem with bounds on the variables.
 
     A drop-in replacement for `scipy.optimize.least_squares`: same signature,
@@ -99,6 +99,11 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
     max_failures : int
         Consecutive failed trial evaluations tolerated before stopping with
         status -3. Failed evaluations are listed in ``result.failures``.
+    cache : object with ``lookup(x)``, ``start(xs)`` and ``record(x, value)``
+        An evaluation cache consulted in this process before anything is run
+        and told every new result before the solver sees it (the calibration
+        journal, ``lsqbox.calibration.JournalCache``, is one). ``lookup``
+        returns None, the residuals, or a `lsqbox.problem.Failure`.
 
     Returns
     -------
@@ -110,14 +115,14 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
                       f_scale, diff_step, tr_solver, tr_options, jac_sparsity, max_nfev,
                       verbose, args, kwargs, callback, workers, jac_options=jac_options,
                       noise=noise, max_time=max_time, eval_timeout=eval_timeout,
-                      max_failures=max_failures)
+                      max_failures=max_failures, cache=cache)
     return result
 
 
 def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale,
           diff_step, tr_solver, tr_options, jac_sparsity, max_nfev, verbose, args,
           kwargs, callback, workers, jac_options=None, noise=None, max_time=None,
-          eval_timeout=None, max_failures=20):
+          eval_timeout=None, max_failures=20, cache=None):
     """`least_squares` returning ``(result, strategy)``: the strategy keeps the
     method's final factorization (curve_fit's 'lm' covariance uses it)."""
     opts = validate(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
@@ -131,6 +136,11 @@ def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale
     with open_executor(workers, eval_timeout) as executor:
         problem = Problem(BoundFunction(fun, opts.args, opts.kwargs), executor)
         problem.count_all = opts.jac == "broyden"
+        if cache is not None:
+            for name in ("lookup", "start", "record"):
+                if not callable(getattr(cache, name, None)):
+                    raise TypeError(f"`cache` must have a `{name}` method")
+            problem.cache = cache
         f0_raw = problem.evaluate_initial(x0)
         f0 = check_initial_point(f0_raw, x0.size, opts.method)
         m, n = f0.size, x0.size

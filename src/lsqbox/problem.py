@@ -7,7 +7,9 @@ finite-difference evaluations are counted separately and appear in
 ``nfev_total``.
 
 A failed evaluation (the function raised, returned non-finite values, or timed
-out) comes back as a `Failure` and is recorded in `failures`. Residuals of the
+out) comes back as a `Failure` and is recorded in `failures`. An optional
+evaluation cache (``lookup(x)``, ``start(xs)``, ``record(x, value)``; the
+calibration journal is one) answers points it already knows. Residuals of the
 wrong length are a programming error and raise a ValueError. The initial point
 is special: its exception is raised, with a note naming x0.
 """
@@ -33,7 +35,10 @@ class BoundFunction:
         self.kwargs = dict(kwargs or {})
 
     def __call__(self, x):
-        return np.atleast_1d(self.fun(x, *self.args, **self.kwargs))
+        # Returned as the function made it: the conversion to an array happens
+        # in the solver's process (`Problem`), so a result object that carries
+        # more than numbers (a journal record) survives the trip from a worker.
+        return self.fun(x, *self.args, **self.kwargs)
 
 
 class Problem:
@@ -56,6 +61,7 @@ class Problem:
         self.failures = []
         self.m = None
         self.count_all = False
+        self.cache = None
 
     @property
     def nfev(self):
@@ -72,12 +78,26 @@ class Problem:
 
     def evaluate_initial(self, x):
         """Residuals at x0, run here; an exception propagates with a note."""
+        if self.cache is not None:
+            hit = self.cache.lookup(x)
+            if isinstance(hit, Failure):
+                raise RuntimeError(f"`fun` failed at the initial point x0 = {x!r} "
+                                   f"(answered by the evaluation cache): {hit.reason}")
+            if hit is not None:
+                f = np.atleast_1d(hit)
+                self.counts[INITIAL] += 1
+                self._notify(INITIAL, [x], [f])
+                return f
+            self.cache.start([x])
         try:
-            f = self.fun(x)
+            value = self.fun(x)
         except Exception as exc:
             if hasattr(exc, "add_note"):
                 exc.add_note(f"lsqbox: `fun` failed at the initial point x0 = {x!r}")
             raise
+        if self.cache is not None:
+            self.cache.record(x, value)
+        f = np.atleast_1d(np.asarray(value))
         self.counts[INITIAL] += 1
         self._notify(INITIAL, [x], [f])
         return f
@@ -87,9 +107,32 @@ class Problem:
         return self.evaluate_many([x], purpose)[0]
 
     def evaluate_many(self, xs, purpose):
-        """Residuals at several points, run as one batch; failures as `Failure`."""
+        """Residuals at several points, run as one batch; failures as `Failure`.
+
+        With a cache, points it knows are answered from it and only the others
+        run; every new result is recorded in the cache before it is returned
+        (so a journal commits it before the solver sees it). Answered points
+        count as evaluations: a resumed solve follows the same path and meets
+        its budget at the same point."""
         xs = list(xs)
-        raw = self.executor.run(self.guarded, xs)
+        raw = [None] * len(xs)
+        todo = list(range(len(xs)))
+        if self.cache is not None:
+            todo = []
+            for i, x in enumerate(xs):
+                hit = self.cache.lookup(x)
+                if hit is None:
+                    todo.append(i)
+                else:
+                    raw[i] = hit
+            if todo:
+                self.cache.start([xs[i] for i in todo])
+        if todo:
+            results = self.executor.run(self.guarded, [xs[i] for i in todo])
+            for i, value in zip(todo, results):
+                if self.cache is not None:
+                    self.cache.record(xs[i], value)
+                raw[i] = value
         fs = [self._check(x, value, purpose) for x, value in zip(xs, raw)]
         self.counts[purpose] += len(xs)
         self._notify(purpose, xs, fs)
@@ -97,7 +140,7 @@ class Problem:
 
     def _check(self, x, value, purpose):
         if not isinstance(value, Failure):
-            value = np.asarray(value)
+            value = np.atleast_1d(np.asarray(value))
             if self.m is not None and value.shape != (self.m,):
                 # A programming error, not a failed run: stop with a clear message.
                 raise ValueError(f"`fun` returned residuals of shape {value.shape} at "

@@ -38,9 +38,13 @@ def test_bound_function_passes_args_and_kwargs():
     assert bf.args == (2.0,) and bf.kwargs == {"b": 1.0}
 
 
-def test_bound_function_makes_scalars_1d():
+def test_scalars_become_1d_in_the_problem():
+    # BoundFunction returns what fun returned (a worker's result object keeps
+    # its extras on the way back); the Problem makes it an array.
     bf = BoundFunction(lambda x: float(np.sum(x)))
-    out = bf(np.array([1.0, 2.0]))
+    assert bf(np.array([1.0, 2.0])) == 3.0
+    p = Problem(bf, open_executor(None))
+    out = p.evaluate(np.array([1.0, 2.0]), TRIAL)
     assert out.shape == (1,)
     assert out[0] == 3.0
 

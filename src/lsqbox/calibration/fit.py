@@ -26,7 +26,7 @@ from ..jacobian.finite_difference import FiniteDifferenceJacobian
 from ..problem import BoundFunction, Problem
 from .config import Job, load_job
 from .journal import Journal
-from .model import ExternalModel, load_data
+from .model import ExternalModel, JournalCache, load_data
 from .progress import FitState, MonitoredExecutor, ProgressDisplay
 from .template import check_coverage
 
@@ -55,7 +55,10 @@ def fit(job, workers=None, dask_address=None, fresh=False, progress=True, stream
         _remove(job.journal_path)
         shutil.rmtree(job.runs_dir, ignore_errors=True)
     data = load_data(job)
-    model = ExternalModel(job, data)
+    # The model only runs the program (in threads, processes or on Dask
+    # workers); this process keeps the journal, through least_squares' cache.
+    model = ExternalModel(job, data, journal=False, carry_info=True)
+    cache = JournalCache(job.journal_path)
     check_coverage(list(model.templates.values()), job.parameters.free_names,
                    known_names=job.parameters.names)
 
@@ -84,24 +87,26 @@ def fit(job, workers=None, dask_address=None, fresh=False, progress=True, stream
                             method=solver.method, ftol=solver.ftol, xtol=solver.xtol,
                             gtol=solver.gtol, loss=solver.loss, f_scale=solver.f_scale,
                             max_nfev=solver.max_evaluations, workers=executor,
-                            callback=callback, max_time=solver.max_time)
-        J = _fresh_jacobian(model, res, x0, lb, ub, executor)
+                            callback=callback, max_time=solver.max_time, cache=cache)
+        J = _fresh_jacobian(model, res, x0, lb, ub, executor, cache)
     finally:
         if display is not None:
             display.stop()
         close()
+        cache.close()
     result = _summarize(job, data, res, J, trace, time.monotonic() - start)
     job.result_path.write_text(json.dumps(result, indent=2, default=_json_default))
     return result
 
 
-def _fresh_jacobian(model, res, x0, lb, ub, executor):
+def _fresh_jacobian(model, res, x0, lb, ub, executor, cache):
     """Forward differences at the solution, through the journal. The steps
     follow the solver's rule (typical sizes from the same x0), so a refresh
     the solver already made at the solution is answered by the journal."""
     with open_executor(executor) as handle:
         problem = Problem(BoundFunction(model), handle)
         problem.m = res.fun.size
+        problem.cache = cache
         fd = FiniteDifferenceJacobian(problem, "2-point", x0, lb, ub, np.float64)
         return fd.jacobian(res.x, res.fun)
 

@@ -12,6 +12,7 @@ A failed run (non-zero exit, timeout, unreadable or non-finite output) raises
 """
 import csv
 import os
+import re
 import socket
 import threading
 
@@ -22,11 +23,80 @@ from .runner import RunSpec, remove_run_dir, run_once
 from .tables import align, read_instructions, read_table
 from .template import Template
 
-__all__ = ["ExternalModel", "ModelRunFailed", "MeasuredData", "load_data"]
+__all__ = ["ExternalModel", "JournalCache", "ModelResiduals", "ModelRunFailed",
+           "MeasuredData", "load_data"]
 
 
 class ModelRunFailed(RuntimeError):
     """The external program did not produce usable outputs."""
+
+
+class ModelResiduals:
+    """Residuals plus what the run produced (``info``: parameter values, model
+    values at the data, alignment, run directory, worker). A plain object with
+    ``__array__``, so it pickles whole across processes and Dask workers (an
+    ndarray subclass would lose ``info`` in Dask's array serialization) and
+    the journal kept by the solver's process can record it; the solver sees
+    only the numbers."""
+
+    __slots__ = ("residuals", "info")
+
+    def __init__(self, residuals, info):
+        self.residuals = np.asarray(residuals, dtype=float)
+        self.info = info
+
+    def __array__(self, dtype=None, copy=None):
+        return self.residuals if dtype is None else self.residuals.astype(dtype)
+
+    def __len__(self):
+        return self.residuals.size
+
+
+class JournalCache:
+    """The journal as `least_squares`' evaluation cache (``cache=``).
+
+    Used in the process that runs the solver: points the journal knows are
+    answered from it; every new result is committed before the solver sees
+    it, whatever ran the model (threads, processes, Dask workers on other
+    hosts). Failed evaluations are answered as failures again.
+    """
+
+    def __init__(self, journal_path):
+        self.journal = Journal(journal_path)
+        self.worker = _worker()
+
+    def lookup(self, x):
+        from ..problem import Failure
+        record = self.journal.lookup(np.asarray(x, dtype=float))
+        if record is None:
+            return None
+        if record.status == "ok":
+            return np.array(record.residuals, dtype=float)
+        return Failure(f"(from the journal) {record.reason}")
+
+    def start(self, xs):
+        for x in xs:
+            self.journal.start(np.asarray(x, dtype=float), "evaluation", self.worker)
+
+    def record(self, x, value):
+        from ..problem import Failure
+        x = np.asarray(x, dtype=float)
+        if isinstance(value, Failure):
+            kept = re.search(r"run directory (\S+?)\)", value.reason)
+            self.journal.finish(x, "failed", value.reason,
+                                run_dir=kept.group(1) if kept else None)
+            return
+        info = dict(getattr(value, "info", None) or {})
+        residuals = np.asarray(value, dtype=float)
+        worker = info.pop("worker", None)
+        if not np.all(np.isfinite(residuals)):
+            self.journal.finish(x, "failed", "non-finite residuals", info, None,
+                                worker=worker)
+            return
+        self.journal.finish(x, "ok", "", info, residuals, info.get("run_dir"), worker=worker)
+
+    def close(self):
+        self.journal.close()
 
 
 class MeasuredData:
@@ -92,10 +162,13 @@ class ExternalModel:
     """x (solver vector) -> weighted residuals of the external program.
 
     Picklable: it holds paths and plain data; files and the journal are opened
-    inside each call, in whatever process or thread runs it.
+    inside each call, in whatever process or thread runs it. `fit` uses it
+    with ``journal=False, carry_info=True`` and keeps the journal itself (a
+    `JournalCache` in the solver's process), so workers on other hosts need
+    no access to the journal.
     """
 
-    def __init__(self, job, data=None, journal=True):
+    def __init__(self, job, data=None, journal=True, carry_info=False):
         self.job = job
         self.parameters = job.parameters
         self.data = data if data is not None else load_data(job)
@@ -105,12 +178,24 @@ class ExternalModel:
         self.instructions = (read_instructions(job.resolve(out.instructions))
                              if out.instructions else None)
         self.journal_path = job.journal_path if journal else None
+        self.home_host = socket.gethostname()
+        self.home_journal = job.journal_path if carry_info else None
+        # Without its own journal, return `ModelResiduals` (numbers plus the
+        # run's record) for a `JournalCache` in the solver's process.
+        self.carry_info = carry_info
 
     # -- the callable ---------------------------------------------------------
     def __call__(self, x):
         x = np.asarray(x, dtype=float)
         if self.journal_path is None:
-            return self._run(x, None)[0]
+            # On the job's own host the run is also committed right here, the
+            # moment it finishes: a fit killed before the solver's process
+            # collected the result loses no finished run.
+            local = self.home_journal if socket.gethostname() == self.home_host else None
+            residuals = self._run(x, local)[0]
+            if self.carry_info:
+                return ModelResiduals(residuals, self._last_info)
+            return residuals
         journal = _journal(self.journal_path)
         record = journal.lookup(x)
         if record is not None:
@@ -149,6 +234,9 @@ class ExternalModel:
             remove_run_dir(run_dir)
             run_dir = None
         self._finish(journal_path, x, "ok", "", outputs, residuals, run_dir)
+        outputs["run_dir"] = None if run_dir is None else str(run_dir)
+        outputs["worker"] = _worker()
+        self._last_info = outputs
         return residuals, methods
 
     def _spec(self, files):
