@@ -26,6 +26,7 @@ import math
 import numpy as np
 from scipy.linalg import get_lapack_funcs, solve_triangular
 
+from .lapack import svd_thin
 from .vector import norm2
 
 __all__ = ["LMSubproblem", "lmpar"]
@@ -73,7 +74,7 @@ class LMSubproblem:
         self.x_gn = np.empty(n)
         self.x_gn[perm] = z
         self.dxnorm_gn = norm2(diag * self.x_gn)
-        U, s, Vt = np.linalg.svd(R / d_perm, full_matrices=False)
+        U, s, Vt = svd_thin(R / d_perm)
         self.s2 = s * s
         self.sc = s * U.T.dot(qtf)
         self.Vt = Vt

@@ -13,7 +13,7 @@ minimum-norm solution that can be poor), as SciPy's documentation says too.
 """
 import numpy as np
 from numpy.linalg import norm
-from scipy.linalg import lstsq
+from numpy.linalg import lstsq
 from scipy.sparse.linalg import aslinearoperator, lsmr
 
 from ..linalg.dogleg import dogleg_step
@@ -61,8 +61,10 @@ class DogboxStrategy(TrustRegionRules):
         self.g_free = g[free]
         self.scale_free = lin.scale[free]
         if self.tr_solver == "exact":
-            self.J_free = lin.J[:, free]
-            self.newton_step = lstsq(self.J_free, -lin.f, check_finite=False)[0]
+            self.J_free = lin.J if free.all() else lin.J[:, free]
+            # numpy's gelsd with the machine-precision cutoff (rcond=-1), as
+            # SciPy's dogbox: cheaper on small matrices than scipy.linalg's.
+            self.newton_step = lstsq(self.J_free, -lin.f, rcond=-1)[0]
             self.a, self.b = build_quadratic_1d(self.J_free, self.g_free, -self.g_free)
         else:
             self.Jop = aslinearoperator(lin.J)

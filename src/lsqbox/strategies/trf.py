@@ -25,7 +25,7 @@ reflection, and the scaled gradient step are compared on the model, and the
 best of the three is taken. Iterates stay strictly feasible.
 """
 import numpy as np
-from scipy.linalg import svd, qr, get_lapack_funcs
+from scipy.linalg import qr
 from scipy.sparse.linalg import lsmr
 
 from ..bounds import (cl_scaling_vector, in_bounds, intersect_trust_region,
@@ -33,6 +33,7 @@ from ..bounds import (cl_scaling_vector, in_bounds, intersect_trust_region,
 from ..linalg.operators import scale_columns, regularized_lsq_operator
 from ..linalg.quadratic import (build_quadratic_1d, evaluate_quadratic,
                                 minimize_quadratic_1d)
+from ..linalg.lapack import svd_thin as _svd
 from ..linalg.subproblem import solve_lsq_trust_region, solve_trust_region_2d
 from ..linalg.vector import norm2, norm_inf
 from . import Trial
@@ -211,27 +212,3 @@ class TRFStrategy(TrustRegionRules):
         if r_value < p_value and r_value < ag_value:
             return r, r_h, -r_value
         return ag, ag_h, -ag_value
-
-
-_GESDD = {}
-
-
-def _svd(A):
-    """Thin SVD: LAPACK's gesdd called directly (the wrappers of numpy and
-    scipy.linalg cost more than the factorization itself on the small
-    matrices of curve fitting), the slower but sturdier gesvd if it fails."""
-    A = np.asarray(A, dtype=float)
-    key = A.shape
-    if key not in _GESDD:
-        gesdd, gesdd_lwork = get_lapack_funcs(("gesdd", "gesdd_lwork"), (A,))
-        work, info = gesdd_lwork(A.shape[0], A.shape[1], compute_uv=1, full_matrices=0)
-        lwork = max(1, int(np.real(work)))
-        _GESDD[key] = (gesdd, lwork)
-    gesdd, lwork = _GESDD[key]
-    U, s, Vt, info = gesdd(A, compute_uv=True, lwork=lwork, full_matrices=False)
-    if info == 0:
-        return U, s, Vt
-    try:
-        return np.linalg.svd(A, full_matrices=False)
-    except np.linalg.LinAlgError:
-        return svd(A, full_matrices=False, check_finite=False, lapack_driver="gesvd")

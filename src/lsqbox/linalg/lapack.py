@@ -1,0 +1,36 @@
+"""Direct LAPACK calls for the small dense factorizations of every iteration.
+
+numpy's and scipy.linalg's wrappers validate, copy and query workspace sizes
+on every call; on the matrices of curve fitting (tens to hundreds of rows, a
+few columns) that costs more than the factorization. The routines are looked
+up once per dtype and the workspace size once per shape.
+"""
+import numpy as np
+from scipy.linalg import get_lapack_funcs, svd
+
+__all__ = ["svd_thin"]
+
+_GESDD = {}
+
+
+def svd_thin(A):
+    """Thin SVD: LAPACK's gesdd called directly (the wrappers of numpy and
+    scipy.linalg cost more than the factorization itself on the small
+    matrices of curve fitting), the slower but sturdier gesvd if it fails."""
+    A = np.asarray(A, dtype=float)
+    key = A.shape
+    if key not in _GESDD:
+        if len(_GESDD) > 256:          # a long session with many shapes
+            _GESDD.clear()
+        gesdd, gesdd_lwork = get_lapack_funcs(("gesdd", "gesdd_lwork"), (A,))
+        work, info = gesdd_lwork(A.shape[0], A.shape[1], compute_uv=1, full_matrices=0)
+        lwork = max(1, int(np.real(work)))
+        _GESDD[key] = (gesdd, lwork)
+    gesdd, lwork = _GESDD[key]
+    U, s, Vt, info = gesdd(A, compute_uv=True, lwork=lwork, full_matrices=False)
+    if info == 0:
+        return U, s, Vt
+    try:
+        return np.linalg.svd(A, full_matrices=False)
+    except np.linalg.LinAlgError:
+        return svd(A, full_matrices=False, check_finite=False, lapack_driver="gesvd")
