@@ -253,8 +253,10 @@ def run(problem, jacobian, strategy, loss, x0, f0, settings):
             message = "The time budget `max_time` is exhausted."
     return LeastSquaresResult(
         x=it.x, cost=it.cost, fun=it.f_true, jac=it.J, grad=it.g,
-        optimality=strategy.result_optimality(lin, g_norm), active_mask=strategy.active_mask(it.x, settings.xtol),
-        nfev=problem.nfev, njev=jacobian.n_evaluations if settings.report_njev else None, status=int(status), message=message or MESSAGES[status],
-        success=status > 0, nit=iteration, nfev_total=problem.nfev_total,
-        failures=problem.failures)
+        optimality=strategy.result_optimality(lin, g_norm),
+        active_mask=strategy.active_mask(it.x, settings.xtol),
+        nfev=problem.nfev,
+        njev=jacobian.n_evaluations if settings.report_njev else None,
+        status=int(status), message=message or MESSAGES[status], success=status > 0,
+        nit=iteration, nfev_total=problem.nfev_total, failures=problem.failures)
 
