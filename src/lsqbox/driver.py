@@ -129,134 +129,213 @@ def wrap_callback(callback):
 
 def run(problem, jacobian, strategy, loss, x0, f0, settings):
     """Minimize; returns a `LeastSquaresResult` (message and success included)."""
-    J0 = jacobian.jacobian(x0, f0)
-    it = _Iterate(x0, f0, J0, loss, settings)
-    Delta = strategy.initial_radius(it.linearization())
-    should_stop = wrap_callback(settings.callback)
-    deadline = None if settings.max_time is None else time.monotonic() + settings.max_time
+    return _Loop(problem, jacobian, strategy, loss, settings).solve(x0, f0)
 
-    status = None
-    iteration = 0
-    consecutive_failures = 0
-    recent_trials = deque(maxlen=20)     # last trial evaluations: True evaluable
-    Delta_before_failures = None
-    step_norm = None
-    actual_reduction = None
-    if settings.verbose == 2:
-        _print_header()
 
-    while True:
-        lin = it.linearization()
-        g_norm, status = strategy.first_order_status(lin, settings.gtol, status)
-        if settings.verbose == 2:
-            _print_iteration(iteration, problem.nfev, it.cost, actual_reduction,
-                             step_norm, g_norm)
-        if status is not None or _out_of_budget(problem, settings, deadline):
-            if status is not None and status > 0 and jacobian.refine(it.x, status):
-                # Converged with an approximate Jacobian that cannot support the
-                # tolerances asked for: go on from here with a better one.
-                J = jacobian.jacobian(it.x, it.f_true)
-                it = _Iterate(it.x, it.f_true, J, loss, settings, it.scale_inv)
-                # The radius shrank to what the old model allowed; near the
-                # solution the new Gauss-Newton step fits in a fresh one.
-                Delta = strategy.initial_radius(it.linearization())
-                status = None
-                continue
-            break
+class _FailureLog:
+    """The failure policy's memory: consecutive failures, the radius before
+    them (their shrink is provisional), and the last trial outcomes."""
 
-        strategy.prepare(lin, g_norm, Delta)
-        x_norm = norm2(it.x)
-        accepted = False
-        actual_reduction = -1.0
-        while not accepted and not _out_of_budget(problem, settings, deadline):
-            trial = strategy.propose(Delta)
-            f_new, failed_attempts = _evaluate_trial(problem, trial.x_new, settings.max_nfev)
-            recent_trials.extend([False] * failed_attempts)
+    def __init__(self, limit):
+        self.limit = limit
+        self.consecutive = 0
+        self.Delta_before = None
+        self.recent = deque(maxlen=20)      # last trial evaluations: True = evaluable
+
+    def failed(self, failure, Delta):
+        """Record a failed trial; True when the limit is reached."""
+        # Non-finite residuals are a property of the region (SciPy's rule);
+        # after an exception or a timeout the shrink is provisional.
+        if self.Delta_before is None and not _non_finite(failure):
+            self.Delta_before = Delta
+        self.consecutive += 1
+        return self.consecutive >= self.limit
+
+    def evaluable(self, verdict, Delta):
+        """Adjust a verdict reached right after failures; returns (status, Delta)."""
+        status = verdict.status
+        if self.Delta_before is not None:
+            # The step was small because evaluations failed, not because the
+            # solver converged: no ftol/xtol verdict (a band of failing points
+            # across the path must not look like a minimum), and after a good
+            # step the radius returns towards its size before the failures.
+            status = _without_step_tolerances(status)
+            if verdict.accepted:
+                Delta = max(Delta, 0.5 * self.Delta_before)
+            self.Delta_before = None
+        self.consecutive = 0
+        return status, Delta
+
+    def at_the_edge(self):
+        """Most of the last 20 trial evaluations failed: small steps there mean
+        the points beyond fail, not that x is optimal. (Scattered random
+        failures near a true minimum do not come in such numbers: with 10-20%
+        failing calls, 12 of 20 practically never happens, and 5 of 10 did.)"""
+        return self.recent.count(False) >= 12
+
+
+class _Loop:
+    """One solve: the trust-region loop and the state it carries."""
+
+    def __init__(self, problem, jacobian, strategy, loss, settings):
+        self.problem = problem
+        self.jacobian = jacobian
+        self.strategy = strategy
+        self.loss = loss
+        self.settings = settings
+        self.should_stop = wrap_callback(settings.callback)
+        self.deadline = (None if settings.max_time is None
+                         else time.monotonic() + settings.max_time)
+        self.failures = _FailureLog(settings.max_failures)
+        self.status = None
+        self.iteration = 0
+        self.step_norm = None
+        self.actual_reduction = None
+
+    # -- the story ------------------------------------------------------------
+    def solve(self, x0, f0):
+        self.it = self._iterate(x0, f0, self.jacobian.jacobian(x0, f0))
+        self.Delta = self.strategy.initial_radius(self.it.linearization())
+        if self.settings.verbose == 2:
+            _print_header()
+        while True:
+            self.lin = self.it.linearization()
+            self.g_norm, self.status = self.strategy.first_order_status(
+                self.lin, self.settings.gtol, self.status)
+            self._report_iteration()
+            if self.status is not None or self._out_of_budget():
+                if self._refined_jacobian_goes_on():
+                    continue
+                break
+            accepted, trial, f_new = self._try_steps()
+            self._finish_iteration(accepted, trial, f_new)
+            if self._callback_says_stop():
+                self.status = Status.CALLBACK
+                break
+        return self._result()
+
+    # -- the steps of the story ---------------------------------------------------
+    def _refined_jacobian_goes_on(self):
+        """Converged with an approximate Jacobian that cannot support the
+        verdict (or the tolerances asked for): go on with a better one."""
+        if not (self.status is not None and self.status > 0
+                and self.jacobian.refine(self.it.x, self.status)):
+            return False
+        it = self.it
+        self.it = self._iterate(it.x, it.f_true, self.jacobian.jacobian(it.x, it.f_true))
+        # The radius shrank to what the old model allowed; near the solution
+        # the new Gauss-Newton step fits in a fresh one.
+        self.Delta = self.strategy.initial_radius(self.it.linearization())
+        self.status = None
+        return True
+
+    def _try_steps(self):
+        """Trial steps from the current point until one is accepted, a verdict
+        is reached or the budget runs out. Returns (accepted, trial, f_new)."""
+        self.strategy.prepare(self.lin, self.g_norm, self.Delta)
+        x_norm = norm2(self.it.x)
+        trial = f_new = None
+        self.actual_reduction = -1.0
+        while not self._out_of_budget():
+            trial = self.strategy.propose(self.Delta)
+            f_new = self._evaluate(trial)
             if isinstance(f_new, Failure):
-                # An infinitely bad step: shrink and try again, up to a limit.
-                # Non-finite residuals are a property of the region (SciPy's
-                # rule); after an exception or a timeout the shrink is
-                # provisional (see below): such a failure says little about
-                # the model.
-                if Delta_before_failures is None and not _non_finite(f_new):
-                    Delta_before_failures = Delta
-                Delta = strategy.failed_step(Delta, trial)
-                consecutive_failures += 1
-                if consecutive_failures >= settings.max_failures:
-                    status = Status.FAILURES
+                if self._failed_step(trial, f_new):
                     break
                 continue
+            verdict = self._judge(trial, f_new, x_norm)
+            if self.status is not None or verdict.accepted:
+                return verdict.accepted, trial, f_new
+            self._learn_from_rejection()
+        return False, trial, f_new
+
+    def _evaluate(self, trial):
+        f_new, failed_attempts = _evaluate_trial(self.problem, trial.x_new,
+                                                 self.settings.max_nfev)
+        self.failures.recent.extend([False] * failed_attempts)
+        if not isinstance(f_new, Failure):
+            self.failures.recent.append(True)
             f_new = f_new.astype(float)
-            recent_trials.append(True)
-            cost_new = loss.cost(f_new)
-            Delta_old = Delta
-            verdict = strategy.judge(Delta, trial, it.cost, cost_new, x_norm,
-                                     settings.ftol, settings.xtol)
-            accepted = verdict.accepted
-            actual_reduction = verdict.actual_reduction
-            step_norm = norm2(trial.step)
-            Delta = verdict.Delta
-            status = verdict.status
-            if Delta_before_failures is not None:
-                # The step was small because evaluations failed, not because
-                # the solver converged: no ftol/xtol verdict (a band of failing
-                # points across the path must not look like a minimum), and
-                # after a good step the radius returns towards its size before
-                # the failures.
-                status = _without_step_tolerances(status)
-                if accepted:
-                    Delta = max(Delta, 0.5 * Delta_before_failures)
-                Delta_before_failures = None
-            consecutive_failures = 0
-            jacobian.observe(it.x, it.f_true, trial.x_new, f_new,
-                             ratio=verdict.ratio, shrunk=verdict.Delta < Delta_old)
-            if status is not None:
-                break
-            if not accepted:
-                # A secant source learns from rejected steps too: re-factor.
-                J_new = jacobian.updated(it.x, it.f_true)
-                if J_new is not None:
-                    it = _Iterate(it.x, it.f_true, J_new, loss, settings, it.scale_inv)
-                    lin = it.linearization()
-                    strategy.prepare(lin, strategy.optimality(lin), Delta)
+        return f_new
 
+    def _failed_step(self, trial, failure):
+        """An infinitely bad step: shrink and try again, up to a limit.
+        Returns True when the limit stops the solve."""
+        limit_reached = self.failures.failed(failure, self.Delta)
+        self.Delta = self.strategy.failed_step(self.Delta, trial)
+        if limit_reached:
+            self.status = Status.FAILURES
+        return limit_reached
+
+    def _judge(self, trial, f_new, x_norm):
+        cost_new = self.loss.cost(f_new)
+        Delta_old = self.Delta
+        verdict = self.strategy.judge(self.Delta, trial, self.it.cost, cost_new, x_norm,
+                                      self.settings.ftol, self.settings.xtol)
+        self.actual_reduction = verdict.actual_reduction
+        self.step_norm = norm2(trial.step)
+        self.status, self.Delta = self.failures.evaluable(verdict, verdict.Delta)
+        self.jacobian.observe(self.it.x, self.it.f_true, trial.x_new, f_new,
+                              ratio=verdict.ratio, shrunk=verdict.Delta < Delta_old)
+        return verdict
+
+    def _learn_from_rejection(self):
+        """A secant source learns from rejected steps too: re-factor."""
+        J_new = self.jacobian.updated(self.it.x, self.it.f_true)
+        if J_new is not None:
+            it = self.it
+            self.it = self._iterate(it.x, it.f_true, J_new)
+            self.lin = self.it.linearization()
+            self.strategy.prepare(self.lin, self.strategy.optimality(self.lin), self.Delta)
+
+    def _finish_iteration(self, accepted, trial, f_new):
         if accepted:
-            x_new = strategy.accept(trial)
-            J = jacobian.jacobian(x_new, f_new)
-            it = _Iterate(x_new, f_new, J, loss, settings, it.scale_inv)
+            x_new = self.strategy.accept(trial)
+            self.it = self._iterate(x_new, f_new, self.jacobian.jacobian(x_new, f_new))
         else:
-            step_norm = 0.0
-            actual_reduction = 0.0
-        iteration += 1
+            self.step_norm = 0.0
+            self.actual_reduction = 0.0
+        self.iteration += 1
 
-        if should_stop is not None:
-            intermediate = LeastSquaresResult(x=it.x, fun=it.f_true, cost=it.cost,
-                                              nit=iteration, nfev=problem.nfev)
-            if should_stop(intermediate):
-                status = Status.CALLBACK
-                break
+    def _callback_says_stop(self):
+        if self.should_stop is None:
+            return False
+        it = self.it
+        return self.should_stop(LeastSquaresResult(
+            x=it.x, fun=it.f_true, cost=it.cost, nit=self.iteration,
+            nfev=self.problem.nfev))
 
-    message = None
-    if status in STEP_TOLERANCES and recent_trials.count(False) >= 12:
-        # Most of the last 20 trial evaluations failed: the steps became small
-        # because the points beyond fail, not because the model says x is
-        # optimal; x is at the edge of a failing region. (Scattered random
-        # failures near a true minimum do not come in such numbers: with 10-20%
-        # failing calls, 12 of 20 practically never happens, and 5 of 10 did.)
-        status = Status.FAILURES
-        message = ("Stopped at the edge of a region where `fun` fails: the steps "
-                   "that remain evaluable are too small to make progress (see "
-                   "`result.failures`).")
-    if status is None:
-        status = Status.MAX_NFEV
-        if deadline is not None and time.monotonic() >= deadline:
-            message = "The time budget `max_time` is exhausted."
-    return LeastSquaresResult(
-        x=it.x, cost=it.cost, fun=it.f_true, jac=it.J, grad=it.g,
-        optimality=strategy.result_optimality(lin, g_norm),
-        active_mask=strategy.active_mask(it.x, settings.xtol),
-        nfev=problem.nfev,
-        njev=jacobian.n_evaluations if settings.report_njev else None,
-        status=int(status), message=message or MESSAGES[status], success=status > 0,
-        nit=iteration, nfev_total=problem.nfev_total, failures=problem.failures)
+    # -- helpers ----------------------------------------------------------------
+    def _iterate(self, x, f, J):
+        scale_inv = getattr(getattr(self, "it", None), "scale_inv", None)
+        return _Iterate(x, f, J, self.loss, self.settings, scale_inv)
 
+    def _out_of_budget(self):
+        return _out_of_budget(self.problem, self.settings, self.deadline)
+
+    def _report_iteration(self):
+        if self.settings.verbose == 2:
+            _print_iteration(self.iteration, self.problem.nfev, self.it.cost,
+                             self.actual_reduction, self.step_norm, self.g_norm)
+
+    def _result(self):
+        status, message = self.status, None
+        if status in STEP_TOLERANCES and self.failures.at_the_edge():
+            status = Status.FAILURES
+            message = ("Stopped at the edge of a region where `fun` fails: the steps "
+                       "that remain evaluable are too small to make progress (see "
+                       "`result.failures`).")
+        if status is None:
+            status = Status.MAX_NFEV
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                message = "The time budget `max_time` is exhausted."
+        it, settings = self.it, self.settings
+        return LeastSquaresResult(
+            x=it.x, cost=it.cost, fun=it.f_true, jac=it.J, grad=it.g,
+            optimality=self.strategy.result_optimality(self.lin, self.g_norm),
+            active_mask=self.strategy.active_mask(it.x, settings.xtol),
+            nfev=self.problem.nfev,
+            njev=self.jacobian.n_evaluations if settings.report_njev else None,
+            status=int(status), message=message or MESSAGES[status], success=status > 0,
+            nit=self.iteration, nfev_total=self.problem.nfev_total,
+            failures=self.problem.failures)
