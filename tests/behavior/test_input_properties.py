@@ -588,6 +588,11 @@ def test_residual_shapes_and_dtypes(spec):
     # LAPACK's "array must not contain infs or NaNs"/LinAlgError.
     case.fun_partly_undefined = kind == "nan_away"
     case.scipy_error_may_be_spurious = kind == "nan_away"
+    if kind in ("len_by_call", "len_by_x"):
+        # Residuals whose length changes between calls: lsqbox always raises
+        # a ValueError naming the point; SciPy sometimes raises and sometimes
+        # broadcasts the arrays and returns a meaningless result.
+        case.lsqbox_may_reject = True
     check_case(case)
 
 
