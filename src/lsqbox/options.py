@@ -60,8 +60,8 @@ def _check_choice(method, jac, tr_solver, loss, verbose, max_nfev):
         raise ValueError("`tr_solver` must be None, 'exact' or 'lsmr'.")
     if not callable(loss) and loss not in LOSSES:   # unhashable: TypeError, as SciPy
         raise ValueError(f"`loss` must be one of {LOSSES.keys()} or a callable.")
-    if method == "lm" and loss != "linear":
-        raise ValueError("method='lm' supports only 'linear' loss function.")
+    if not METHODS[method].robust_loss and loss != "linear":
+        raise ValueError(f"method='{method}' supports only 'linear' loss function.")
     if verbose not in (0, 1, 2):
         raise ValueError("`verbose` must be in [0, 1, 2].")
     if max_nfev is not None:
@@ -100,8 +100,8 @@ def _prepare_bounds(bounds, x0):
 
 
 def _check_bounds(lb, ub, x0, method):
-    if method == "lm" and not np.all((lb == -np.inf) & (ub == np.inf)):
-        raise ValueError("Method 'lm' doesn't support bounds.")
+    if not METHODS[method].bounds and not np.all((lb == -np.inf) & (ub == np.inf)):
+        raise ValueError(f"Method '{method}' doesn't support bounds.")
     if lb.shape != x0.shape or ub.shape != x0.shape:
         raise ValueError("Inconsistent shapes between bounds and `x0`.")
     if np.any(np.isnan(lb)) or np.any(np.isnan(ub)):
@@ -188,8 +188,8 @@ def validate(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
         tr_options = {}
     elif not isinstance(tr_options, dict):
         raise TypeError("`tr_options` must be a dict or None.")
-    if method == "lm" and jac_sparsity is not None and not callable(jac):
-        raise ValueError("method='lm' does not support `jac_sparsity`.")
+    if not METHODS[method].sparse and jac_sparsity is not None and not callable(jac):
+        raise ValueError(f"method='{method}' does not support `jac_sparsity`.")
     if jac == "broyden" and jac_sparsity is not None:
         raise ValueError("jac='broyden' keeps a dense Jacobian; `jac_sparsity` is not "
                          "supported with it.")
@@ -227,8 +227,8 @@ def check_initial_point(f0, n, method):
     f0 = f0.astype(float)
     if not np.all(np.isfinite(f0)):
         raise ValueError("Residuals are not finite in the initial point.")
-    if method == "lm" and f0.size < n:
-        raise ValueError("Method 'lm' doesn't work when the number of residuals "
+    if not METHODS[method].underdetermined and f0.size < n:
+        raise ValueError(f"Method '{method}' doesn't work when the number of residuals "
                          "is less than the number of variables.")
     return f0
 
@@ -249,8 +249,9 @@ def check_jacobian(J0, m, n, opts):
                          f"actual {J0.shape}.")
     dense = isinstance(J0, np.ndarray)
     if not dense:
-        if opts.method == "lm":
-            raise ValueError("method='lm' works only with dense Jacobian matrices.")
+        if not METHODS[opts.method].sparse:
+            raise ValueError(f"method='{opts.method}' works only with dense Jacobian "
+                             "matrices.")
         if opts.tr_solver == "exact":
             raise ValueError("tr_solver='exact' works only with dense Jacobian matrices.")
     if isinstance(J0, LinearOperator) and isinstance(opts.x_scale, str):

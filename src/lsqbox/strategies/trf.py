@@ -28,7 +28,7 @@ import numpy as np
 from scipy.linalg import qr
 from scipy.sparse.linalg import lsmr
 
-from ..bounds import (cl_scaling_vector, in_bounds, intersect_trust_region,
+from ..bounds import (cl_scaling_vector, has_bounds, in_bounds, intersect_trust_region,
                       make_strictly_feasible, step_size_to_bound, find_active_constraints)
 from ..linalg.operators import scale_columns, regularized_lsq_operator
 from ..linalg.quadratic import (build_quadratic_1d, evaluate_quadratic,
@@ -48,7 +48,7 @@ class TRFStrategy(TrustRegionRules):
     def __init__(self, lb, ub, tr_solver, tr_options):
         self.lb = lb
         self.ub = ub
-        self.bounded = bool(np.any(np.isfinite(lb)) or np.any(np.isfinite(ub)))
+        self.bounded = has_bounds(lb, ub)
         self.tr_solver = tr_solver
         options = dict(tr_options)
         self.regularize = options.pop("regularize", True)
