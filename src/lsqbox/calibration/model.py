@@ -18,6 +18,7 @@ import threading
 
 import numpy as np
 
+from ..problem import Failure
 from .journal import Journal
 from .runner import RunSpec, remove_run_dir, run_once
 from .tables import align, read_instructions, read_table
@@ -66,7 +67,6 @@ class JournalCache:
         self.worker = _worker()
 
     def lookup(self, x):
-        from ..problem import Failure
         record = self.journal.lookup(np.asarray(x, dtype=float))
         if record is None:
             return None
@@ -79,7 +79,6 @@ class JournalCache:
             self.journal.start(np.asarray(x, dtype=float), "evaluation", self.worker)
 
     def record(self, x, value):
-        from ..problem import Failure
         x = np.asarray(x, dtype=float)
         if isinstance(value, Failure):
             kept = re.search(r"run directory (\S+?)\)", value.reason)
@@ -180,64 +179,67 @@ class ExternalModel:
         self.journal_path = job.journal_path if journal else None
         self.home_host = socket.gethostname()
         self.home_journal = job.journal_path if carry_info else None
-        # Without its own journal, return `ModelResiduals` (numbers plus the
-        # run's record) for a `JournalCache` in the solver's process.
+        # Return `ModelResiduals` (numbers plus the run's record) for a
+        # `JournalCache` in the solver's process.
         self.carry_info = carry_info
 
     # -- the callable ---------------------------------------------------------
     def __call__(self, x):
         x = np.asarray(x, dtype=float)
-        if self.journal_path is None:
-            # On the job's own host the run is also committed right here, the
-            # moment it finishes: a fit killed before the solver's process
-            # collected the result loses no finished run.
-            local = self.home_journal if socket.gethostname() == self.home_host else None
-            residuals = self._run(x, local)[0]
-            if self.carry_info:
-                return ModelResiduals(residuals, self._last_info)
-            return residuals
-        journal = _journal(self.journal_path)
-        record = journal.lookup(x)
-        if record is not None:
-            if record.status == "ok":
-                return np.array(record.residuals, dtype=float)
-            raise ModelRunFailed(f"(from the journal) {record.reason}")
-        journal.start(x, "evaluation", _worker())
-        return self._run(x, self.journal_path)[0]
+        if self.journal_path is not None:
+            # The model keeps its own journal: answer known points from it.
+            hit = _cache(self.journal_path).lookup(x)
+            if isinstance(hit, Failure):
+                raise ModelRunFailed(hit.reason)
+            if hit is not None:
+                return hit
+            _cache(self.journal_path).start([x])
+        # Without its own journal the solver's process keeps one (JournalCache);
+        # on the job's own host the run is also committed right here, the
+        # moment it finishes, so a fit killed before the solver's process
+        # collected the result loses no finished run.
+        commit = self.journal_path or (
+            self.home_journal if socket.gethostname() == self.home_host else None)
+        try:
+            residuals, _, info = self._run(x)
+        except ModelRunFailed as exc:
+            if commit is not None:
+                _cache(commit).record(x, Failure(str(exc)))
+            raise
+        result = ModelResiduals(residuals, info)
+        if commit is not None:
+            _cache(commit).record(x, result)
+        return result if self.carry_info else residuals
 
     def evaluate_with_alignment(self, x):
         """Run once without the journal; returns (residuals, alignment methods)."""
-        return self._run(np.asarray(x, dtype=float), None)
+        return self._run(np.asarray(x, dtype=float))[:2]
 
-    def _run(self, x, journal_path):
+    def _run(self, x):
+        """Run the program at x: (residuals, alignment methods, the run's record).
+        Raises ModelRunFailed, naming the kept run directory."""
         values = self.parameters.values(x)
         files = {name: tpl.render(values) for name, tpl in self.templates.items()}
-        spec = self._spec(files)
-        result = run_once(spec, tag="eval")
+        result = run_once(self._spec(files), tag="eval")
         if not result.ok:
-            self._finish(journal_path, x, "failed", result.reason, {}, None, result.run_dir)
             raise ModelRunFailed(f"{result.reason} (run directory {result.run_dir})")
         try:
             y_model, methods = self._model_values(result.outputs)
             residuals = self.residuals_from(y_model)
         except Exception as exc:  # unreadable output: a failed evaluation
-            reason = (f"unreadable output: {type(exc).__name__}: {exc} "
-                      f"(run directory {result.run_dir})")
-            self._finish(journal_path, x, "failed", reason, {}, None, result.run_dir)
-            raise ModelRunFailed(reason) from None
-        outputs = {"values": values, "alignment": sorted(methods),
-                   "model": {c: v.tolist() for c, v in zip(self.data.columns, y_model)}}
+            raise ModelRunFailed(f"unreadable output: {type(exc).__name__}: {exc} "
+                                 f"(run directory {result.run_dir})") from None
         run_dir = result.run_dir
         if not self.job.model.keep_runs:
             # Only now is the run known to be good; unusable outputs keep their
             # directory for inspection like any failed run.
             remove_run_dir(run_dir)
             run_dir = None
-        self._finish(journal_path, x, "ok", "", outputs, residuals, run_dir)
-        outputs["run_dir"] = None if run_dir is None else str(run_dir)
-        outputs["worker"] = _worker()
-        self._last_info = outputs
-        return residuals, methods
+        info = {"values": values, "alignment": sorted(methods),
+                "model": {c: v.tolist() for c, v in zip(self.data.columns, y_model)},
+                "run_dir": None if run_dir is None else str(run_dir),
+                "worker": _worker()}
+        return residuals, methods, info
 
     def _spec(self, files):
         m = self.job.model
@@ -245,13 +247,6 @@ class ExternalModel:
                        job_dir=self.job.directory, files=files, copy=list(m.copy),
                        timeout=m.timeout, retries=m.retries, env=dict(m.env),
                        keep_runs=True, output_files=[m.output.file])
-
-    @staticmethod
-    def _finish(journal_path, x, status, reason, outputs, residuals, run_dir):
-        if journal_path is None:
-            return
-        _journal(journal_path).finish(x, status, reason, outputs, residuals,
-                                      None if run_dir is None else str(run_dir))
 
     # -- outputs to residuals ------------------------------------------------
     def model_values(self, outputs):
@@ -297,25 +292,25 @@ class ExternalModel:
 _OPEN = threading.local()
 
 
-def _journal(path):
-    """This thread's connection to the journal (opening SQLite costs ~3 ms, a
-    tenth of a cheap run's overhead; each thread and process keeps its own,
-    as SQLite requires)."""
-    journals = getattr(_OPEN, "journals", None)
-    if journals is None:
-        journals = _OPEN.journals = {}
+def _cache(path):
+    """This thread's `JournalCache` on the journal (opening SQLite costs ~3 ms,
+    a tenth of a cheap run's overhead; each thread and process keeps its own
+    connection, as SQLite requires)."""
+    caches = getattr(_OPEN, "caches", None)
+    if caches is None:
+        caches = _OPEN.caches = {}
     key = (os.getpid(), str(path))
     try:
         inode = os.stat(path).st_ino
     except FileNotFoundError:
         inode = None
-    cached = journals.get(key)
+    cached = caches.get(key)
     if cached is None or cached[1] != inode:
         # New, or the file was removed (fit --fresh) or replaced since.
         if cached is not None:
             cached[0].close()
-        journal = Journal(path)
-        cached = journals[key] = (journal, os.stat(path).st_ino)
+        cache = JournalCache(path)
+        cached = caches[key] = (cache, os.stat(path).st_ino)
     return cached[0]
 
 
