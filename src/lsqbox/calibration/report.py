@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fit.report import correlation_lines
+
 __all__ = ["format_report", "load_result", "plot_result"]
 
 
@@ -59,12 +61,9 @@ def format_report(result, min_correlation=0.5):
                      "parameters are not identifiable from these data.")
     corr = result["correlation"]
     names, matrix = corr["names"], corr["matrix"]
-    pairs = [(abs(matrix[i][j]), names[i], names[j], matrix[i][j])
-             for i in range(len(names)) for j in range(i + 1, len(names))
-             if matrix[i][j] is not None and abs(matrix[i][j]) >= min_correlation]
+    pairs = correlation_lines(names, matrix, min_correlation)
     if pairs:
-        lines += ["", f"[[Correlations]] (|c| >= {min_correlation})"]
-        lines += [f"    C({a}, {b}) = {c:+.4f}" for _, a, b, c in sorted(pairs, reverse=True)]
+        lines += ["", f"[[Correlations]] (|c| >= {min_correlation})"] + pairs
     if result["failures"]:
         lines += ["", f"[[Failed evaluations]] ({len(result['failures'])})"]
         for f in result["failures"][:10]:

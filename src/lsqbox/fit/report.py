@@ -2,7 +2,7 @@
 with standard errors, high correlations, termination and evaluation counts."""
 import numpy as np
 
-__all__ = ["fit_report"]
+__all__ = ["correlation_lines", "fit_report"]
 
 
 def _fmt(value):
@@ -65,14 +65,20 @@ def fit_report(result, names=None, absolute_sigma=False, min_correlation=0.5):
         lines.append(f"[[Warning]]\n    Jacobian rank {cov.rank} < {cov.n_free} free "
                      f"parameters: covariance is a pseudo-inverse; not identifiable: {who}")
     corr = cov.correlation
-    pairs = []
-    for i in range(n):
-        for j in range(i + 1, n):
-            c = corr[i, j]
-            if np.isfinite(c) and abs(c) >= min_correlation:
-                pairs.append((abs(c), names[i], names[j], c))
+    pairs = correlation_lines(names, corr, min_correlation)
     if pairs:
         lines.append(f"[[Correlations]] (unreported are below {min_correlation})")
-        for _, a, b, c in sorted(pairs, reverse=True):
-            lines.append(f"    C({a}, {b}) = {c:+.4f}")
+        lines += pairs
     return "\n".join(lines)
+
+
+def correlation_lines(names, corr, min_correlation):
+    """``C(a, b) = +0.9123`` lines for the pairs with |correlation| at least
+    `min_correlation`, strongest first (None or non-finite entries skipped)."""
+    pairs = []
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            c = corr[i][j]
+            if c is not None and np.isfinite(c) and abs(c) >= min_correlation:
+                pairs.append((abs(c), names[i], names[j], c))
+    return [f"    C({a}, {b}) = {c:+.4f}" for _, a, b, c in sorted(pairs, reverse=True)]
