@@ -48,16 +48,15 @@ class Settings:
 class _Iterate:
     """The accepted point: true and robustified residuals, Jacobian, cost."""
 
-    def __init__(self, x, f_true, J, loss, settings, scale_inv=None):
+    def __init__(self, x, f_true, J, loss, fixed_scale, scale_inv=None):
         self.x = x
         self.f_true = f_true
         self.cost, self.J, self.f = loss.cost_and_robustify(J, f_true)
         self.g = _gradient(self.J, self.f)
-        if isinstance(settings.x_scale, str):
+        if fixed_scale is None:          # x_scale='jac'
             self.scale, self.scale_inv = jac_scale(self.J, scale_inv)
         else:
-            self.scale = settings.x_scale
-            self.scale_inv = 1.0 / settings.x_scale
+            self.scale, self.scale_inv = fixed_scale
 
     def linearization(self):
         return Linearization(self.x, self.f, self.J, self.g, self.scale, self.scale_inv)
@@ -91,6 +90,8 @@ def _without_step_tolerances(status):
 
 
 def _gradient(J, f):
+    if type(J) is np.ndarray:
+        return J.T.dot(f)           # as SciPy computes it (same rounding)
     return np.asarray(J.T.dot(f)).ravel()
 
 
@@ -187,6 +188,8 @@ class _Loop:
         self.deadline = (None if settings.max_time is None
                          else time.monotonic() + settings.max_time)
         self.failures = _FailureLog(settings.max_failures)
+        self.fixed_scale = (None if isinstance(settings.x_scale, str)
+                            else (settings.x_scale, 1.0 / settings.x_scale))
         self.status = None
         self.iteration = 0
         self.step_norm = None
@@ -252,7 +255,8 @@ class _Loop:
     def _evaluate(self, trial):
         f_new, failed_attempts = _evaluate_trial(self.problem, trial.x_new,
                                                  self.settings.max_nfev)
-        self.failures.recent.extend([False] * failed_attempts)
+        if failed_attempts:
+            self.failures.recent.extend([False] * failed_attempts)
         if not isinstance(f_new, Failure):
             self.failures.recent.append(True)
             f_new = f_new.astype(float)
@@ -273,7 +277,8 @@ class _Loop:
         verdict = self.strategy.judge(self.Delta, trial, self.it.cost, cost_new, x_norm,
                                       self.settings.ftol, self.settings.xtol)
         self.actual_reduction = verdict.actual_reduction
-        self.step_norm = norm2(trial.step)
+        if self.settings.verbose == 2:
+            self.step_norm = norm2(trial.step)
         self.status, self.Delta = self.failures.evaluable(verdict, verdict.Delta)
         self.jacobian.observe(self.it.x, self.it.f_true, trial.x_new, f_new,
                               ratio=verdict.ratio, shrunk=verdict.Delta < Delta_old)
@@ -308,7 +313,7 @@ class _Loop:
     # -- helpers ----------------------------------------------------------------
     def _iterate(self, x, f, J):
         scale_inv = getattr(getattr(self, "it", None), "scale_inv", None)
-        return _Iterate(x, f, J, self.loss, self.settings, scale_inv)
+        return _Iterate(x, f, J, self.loss, self.fixed_scale, scale_inv)
 
     def _out_of_budget(self):
         return _out_of_budget(self.problem, self.settings, self.deadline)

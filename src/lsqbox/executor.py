@@ -176,6 +176,8 @@ class ExecutorHandle:
     def __init__(self, backend, parallel):
         self.backend = backend
         self.parallel = parallel
+        # One point at a time may be run directly by the caller, in this process.
+        self.inline = isinstance(backend, _Serial) and backend.timeout is None
 
     def run(self, func, xs):
         return self.backend.run(func, xs)

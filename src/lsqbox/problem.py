@@ -14,6 +14,7 @@ wrong length are a programming error and raise a ValueError. The initial point
 is special: its exception is raised, with a note naming x0.
 """
 from collections import Counter
+from math import isfinite
 
 import numpy as np
 
@@ -56,6 +57,7 @@ class Problem:
         self.fun = fun
         self.guarded = Guarded(fun)
         self.executor = executor
+        self.inline = getattr(executor, "inline", False)
         self.counts = Counter()
         self.observers = []
         self.failures = []
@@ -104,6 +106,13 @@ class Problem:
 
     def evaluate(self, x, purpose):
         """Residuals at one point, or a `Failure`."""
+        if self.inline and self.cache is None:
+            # The common case, kept short: called here, no batch to assemble.
+            f = self._check(x, self.guarded(x), purpose)
+            self.counts[purpose] += 1
+            if self.observers:
+                self._notify(purpose, [x], [f])
+            return f
         return self.evaluate_many([x], purpose)[0]
 
     def evaluate_many(self, xs, purpose):
@@ -145,7 +154,7 @@ class Problem:
                 # A programming error, not a failed run: stop with a clear message.
                 raise ValueError(f"`fun` returned residuals of shape {value.shape} at "
                                  f"x = {x!r}; at x0 they had shape ({self.m},).")
-            if not np.isfinite(value).all():
+            if not _all_finite(value):
                 bad = int(np.count_nonzero(~np.isfinite(value)))
                 value = Failure(f"non-finite residuals ({bad} of {value.size})")
         if isinstance(value, Failure):
@@ -156,3 +165,11 @@ class Problem:
     def _notify(self, purpose, xs, fs):
         for observer in self.observers:
             observer(purpose, xs, fs)
+
+
+def _all_finite(value):
+    """Whether every residual is finite. The sum of squares is finite exactly
+    when every entry is, unless it overflows: only then look entry by entry."""
+    if value.dtype.kind == "f" and isfinite(value.dot(value)):
+        return True
+    return bool(np.isfinite(value).all())

@@ -14,9 +14,12 @@ trial radius costs O(n): a rejected step never refactors the Jacobian.
 ``solve_trust_region_2d`` minimizes a 2-D quadratic in a disc: the interior
 Newton point if it is inside, otherwise the best stationary point on the circle.
 """
+from math import isfinite, nan, sqrt
+
 import numpy as np
-from numpy.linalg import norm
 from scipy.linalg import cho_factor, cho_solve, LinAlgError
+
+from .vector import norm2
 
 EPS = np.finfo(float).eps
 
@@ -27,8 +30,11 @@ def _phi_and_derivative(alpha, suf, s2, Delta):
     """phi(alpha) = ||p(alpha)|| - Delta and its derivative (s2 = s**2)."""
     denom = s2 + alpha
     q = suf / denom
-    p_norm = np.sqrt(np.dot(q, q))      # numpy scalars: 0 gives inf, not an exception
-    return p_norm - Delta, -np.dot(q, q / denom) / p_norm
+    qq = q.dot(q)
+    if qq == 0:
+        return -Delta, nan
+    p_norm = sqrt(qq)
+    return p_norm - Delta, -q.dot(q / denom) / p_norm
 
 
 def solve_lsq_trust_region(n, m, uf, s, V, Delta, initial_alpha=None,
@@ -75,12 +81,16 @@ def solve_lsq_trust_region(n, m, uf, s, V, Delta, initial_alpha=None,
     # off a degenerate point, e.g. NIST Nelson); with m < n the null space is
     # genuine and the minimum-norm step is the answer when it fits.
     if full_rank or m < n:
-        p = -V[:, nonzero].dot(uf[nonzero] / s[nonzero])
-        if norm(p) <= Delta:
+        if full_rank:
+            p = V.dot(uf / s)
+        else:
+            p = V[:, nonzero].dot(uf[nonzero] / s[nonzero])
+        p *= -1.0
+        if sqrt(p.dot(p)) <= Delta:
             return p, 0.0, 0
 
     s2 = s * s
-    alpha_upper = norm(suf) / Delta
+    alpha_upper = norm2(suf) / Delta
     if full_rank:
         phi, phi_prime = _phi_and_derivative(0.0, suf, s2, Delta)
         alpha_lower = -phi / phi_prime
@@ -109,15 +119,16 @@ def solve_lsq_trust_region(n, m, uf, s, V, Delta, initial_alpha=None,
         if abs(phi) < rtol * Delta:
             break
 
-    if not (np.isfinite(alpha) and alpha > 0):
+    if not (isfinite(alpha) and alpha > 0):
         # The safeguards failed (degenerate spectrum): the minimum-norm step
         # pulled back to the boundary is still a descent step of the model.
         p_min = -V[:, nonzero].dot(uf[nonzero] / s[nonzero])
-        return p_min * (Delta / norm(p_min)), 0.0, n_iter
-    p = -V.dot(suf / (s ** 2 + alpha))
+        return p_min * (Delta / norm2(p_min)), 0.0, n_iter
+    p = V.dot(suf / (s2 + alpha))
+    p *= -1.0
     # ||p|| is within rtol of Delta; put it on the boundary exactly so the
     # radius logic sees a boundary step.
-    p *= Delta / norm(p)
+    p *= Delta / norm2(p)
     return p, alpha, n_iter
 
 

@@ -1,18 +1,22 @@
 """Norms of small vectors without numpy.linalg.norm's generality (it costs
 microseconds per call, and the trust-region loop calls it dozens of times per
 iteration on vectors of a few elements)."""
+from math import sqrt
+
 import numpy as np
 
 __all__ = ["norm2", "norm_inf"]
+
+_float64 = np.float64
 
 
 def norm2(v):
     """Euclidean norm of a 1-d float array, as a numpy float64 (so that a
     division by a zero norm gives inf with a warning, as with numpy's norm,
     rather than Python's ZeroDivisionError)."""
-    return np.sqrt(np.dot(v, v))
+    return _float64(sqrt(v.dot(v)))
 
 
 def norm_inf(v):
     """Infinity norm of a 1-d float array (0 for an empty one)."""
-    return float(np.max(np.abs(v))) if v.size else 0.0
+    return float(abs(v).max()) if v.size else 0.0

@@ -73,21 +73,28 @@ class TRFStrategy(TrustRegionRules):
 
     def optimality(self, lin):
         """||v * g||_inf, the first-order measure of Coleman & Li."""
+        if not self.bounded:
+            return norm_inf(lin.g)
         v, _ = self._scaling(lin)
         return norm_inf(lin.g * v)
 
     def prepare(self, lin, g_norm, Delta):
         x, f, J, g = lin.x, lin.f, lin.J, lin.g
         m, n = f.size, x.size
-        v, dv = self._scaling(lin)
-        bound_dir = dv != 0
-        v[bound_dir] *= lin.scale_inv[bound_dir]
-        self.d = d = v ** 0.5 * lin.scale
-        self.diag_h = diag_h = g * dv * lin.scale
+        if self.bounded:
+            v, dv = self._scaling(lin)
+            bound_dir = dv != 0
+            v[bound_dir] *= lin.scale_inv[bound_dir]
+            d = v ** 0.5 * lin.scale
+            diag_h = g * dv * lin.scale
+            augmented = bool(diag_h.any())
+        else:
+            # v = 1, dv = 0: no Coleman-Li term.
+            d, diag_h, augmented = lin.scale, None, False
+        self.d = d
         self.g_h = g_h = d * g
         self.x = x
         self.theta = max(0.995, 1.0 - g_norm)
-        augmented = self.bounded and bool(diag_h.any())
         self.diag_for_model = diag_h if augmented else None
 
         if self.tr_solver == "exact":
