@@ -27,7 +27,7 @@ def has_bounds(lb, ub):
 
 def in_bounds(x, lb, ub):
     """Whether every component of x lies within [lb, ub]."""
-    return bool(np.all((x >= lb) & (x <= ub)))
+    return bool(((x >= lb) & (x <= ub)).all())
 
 
 def make_strictly_feasible(x, lb, ub, rstep=1e-10):
@@ -81,12 +81,15 @@ def step_size_to_bound(x, s, lb, ub):
     Returns ``(t, hits)``: hits is +1/-1 for components that reach the upper/lower
     bound at t, 0 otherwise. t is inf when the ray never leaves the box.
     """
-    nonzero = np.nonzero(s)
-    s_nz = s[nonzero]
-    steps = np.full_like(x, np.inf)
     with np.errstate(over="ignore"):
-        steps[nonzero] = np.maximum((lb - x)[nonzero] / s_nz, (ub - x)[nonzero] / s_nz)
-    t = np.min(steps)
+        if s.all():
+            steps = np.maximum((lb - x) / s, (ub - x) / s)
+        else:
+            nonzero = np.nonzero(s)
+            s_nz = s[nonzero]
+            steps = np.full_like(x, np.inf)
+            steps[nonzero] = np.maximum((lb - x)[nonzero] / s_nz, (ub - x)[nonzero] / s_nz)
+    t = steps.min()
     hits = np.equal(steps, t) * np.sign(s).astype(int)
     return t, hits
 

@@ -83,11 +83,13 @@ class FiniteDifferenceJacobian:
         self.scheme = scheme
         self.lb = lb
         self.ub = ub
+        self.unbounded = bool(np.all(np.isinf(lb) & np.isinf(ub)))
         self.eps_r = relative_step(scheme, f_dtype, noise)
         self.diff_step = None if diff_step is None else np.asarray(diff_step, dtype=float)
         abs_x0 = np.abs(x0)
         self.typical = np.where(abs_x0 > 0, np.minimum(1.0, abs_x0), 1.0)
         n = x0.size
+        self.dense_identity = sparsity is None
         if sparsity is None:
             self.groups = np.arange(n)
             self.pattern = None
@@ -106,15 +108,18 @@ class FiniteDifferenceJacobian:
     # -- steps ---------------------------------------------------------------
     def _absolute_step(self, x):
         sign = np.where(x >= 0, 1.0, -1.0)
-        default = self.eps_r * sign * np.maximum(np.abs(x), self.typical)
+        abs_x = np.abs(x)
+        default = self.eps_r * sign * np.maximum(abs_x, self.typical)
         if self.diff_step is None:
             h = default
         else:
-            h = self.diff_step * sign * np.abs(x)
+            h = self.diff_step * sign * abs_x
             h = np.where((x + h) - x == 0, default, h)
         h = (x + h) - x
+        if h.all():
+            return h
         # A step lost to underflow (x near the smallest floats): the classic one.
-        return np.where(h == 0, (x + self.eps_r * sign * np.maximum(1.0, np.abs(x))) - x, h)
+        return np.where(h == 0, (x + self.eps_r * sign * np.maximum(1.0, abs_x)) - x, h)
 
     def _fit_to_bounds(self, x, h):
         """Return (h1, h2, kind): the two offsets per column and its formula.
@@ -122,11 +127,11 @@ class FiniteDifferenceJacobian:
         kind 0: forward/backward 2-point (h1 only); 1: central (x+h, x-h);
         2: one-sided 3-point (x+h, x+2h, h may be negative).
         """
-        lower = x - self.lb
-        upper = self.ub - x
         if self.scheme in ("2-point", "cs"):
-            if self.scheme == "cs" or np.all(np.isinf(self.lb) & np.isinf(self.ub)):
+            if self.scheme == "cs" or self.unbounded:
                 return h, None, np.zeros(h.size, dtype=int)
+            lower = x - self.lb
+            upper = self.ub - x
             out = (x + h < self.lb) | (x + h > self.ub)
             fits = np.abs(h) <= np.maximum(lower, upper)
             h = np.where(out & fits, -h, h)
@@ -136,6 +141,8 @@ class FiniteDifferenceJacobian:
             h = np.where(toward_lower, -lower, h)
             return h, None, np.zeros(h.size, dtype=int)
         # 3-point
+        lower = x - self.lb
+        upper = self.ub - x
         a = np.abs(h)
         central = (lower >= a) & (upper >= a)
         kind = np.where(central, 1, 2)
@@ -173,26 +180,33 @@ class FiniteDifferenceJacobian:
         F1, F2 = fs[:ng], fs[ng:]
 
         m = f.size
-        D_forward = np.zeros((m, ng))       # kind 0: / h
         D_central = np.zeros((m, ng))       # kind 1: / 2h
         D_onesided = np.zeros((m, ng))      # kind 2: / 2h
-        failed = []
-        for g in range(ng):
-            if isinstance(F1[g], Failure) or (h2 is not None and isinstance(F2[g], Failure)):
-                failed.append(g)
-            elif self.scheme == "cs":
-                D_forward[:, g] = np.asarray(F1[g]).imag
-            else:
-                D_forward[:, g] = np.asarray(F1[g], dtype=float) - f
-                if h2 is not None:
-                    F2g = np.asarray(F2[g], dtype=float)
-                    D_central[:, g] = F1[g] - F2g
-                    D_onesided[:, g] = -3.0 * f + 4.0 * F1[g] - F2g
+        failed = [g for g, value in enumerate(fs) if isinstance(value, Failure)]
+        if not failed and h2 is None and self.scheme != "cs":
+            # Forward differences, every point evaluated: one array operation.
+            D_forward = (np.array(F1, dtype=float) - f).T       # kind 0: / h
+        else:
+            D_forward = np.zeros((m, ng))
+            failed = []
+            for g in range(ng):
+                if isinstance(F1[g], Failure) or (h2 is not None
+                                                  and isinstance(F2[g], Failure)):
+                    failed.append(g)
+                elif self.scheme == "cs":
+                    D_forward[:, g] = np.asarray(F1[g]).imag
+                else:
+                    D_forward[:, g] = np.asarray(F1[g], dtype=float) - f
+                    if h2 is not None:
+                        F2g = np.asarray(F2[g], dtype=float)
+                        D_central[:, g] = F1[g] - F2g
+                        D_onesided[:, g] = -3.0 * f + 4.0 * F1[g] - F2g
         kind = kind.copy()
         self.frozen = self._retry_failed(x, f, h1, failed, D_forward, kind)
         if self.scheme != "cs":
             self._retry_zero_differences(x, f, h1, kind, D_forward, D_central, D_onesided)
-        self.frozen_reasons = sorted({f.reason for f in fs if isinstance(f, Failure)})
+        self.frozen_reasons = (sorted({f.reason for f in fs if isinstance(f, Failure)})
+                               if failed or self.frozen.size else [])
         J = self._assemble(D_forward, D_central, D_onesided, h1, kind)
         if self.frozen.size and self.previous is not None and self.pattern is None:
             # Columns no step could evaluate keep their last known value.
@@ -259,9 +273,11 @@ class FiniteDifferenceJacobian:
         """A group whose residuals did not change at all had a step below the
         rounding level of f (a variable that started tiny but matters at scale
         one): retry once with the classic step eps_r * max(1, |x|)."""
+        zero = ~(D_forward.any(axis=0) | D_central.any(axis=0))
+        if not zero.any():
+            return
         frozen = set(self.groups[self.frozen].tolist())
-        zero_groups = [g for g in range(self.n_groups) if g not in frozen
-                       and not np.any(D_forward[:, g]) and not np.any(D_central[:, g])]
+        zero_groups = [g for g in np.flatnonzero(zero).tolist() if g not in frozen]
         points, retried = [], []
         for g in zero_groups:
             cols = self._group_columns(g)
@@ -292,7 +308,7 @@ class FiniteDifferenceJacobian:
         """J[i, j] from the numerator of column j's formula on the pattern."""
         if self.pattern is None:
             g = self.groups
-            J = D_forward[:, g] / h1
+            J = D_forward / h1 if self.dense_identity else D_forward[:, g] / h1
             two_sided = kind != 0
             if np.any(two_sided):
                 numer = np.where(kind[None, :] == 1, D_central[:, g], D_onesided[:, g])

@@ -45,12 +45,12 @@ def dogleg_step(x, newton_step, g, a, b, tr_bounds, lb, ub):
     ub_rel = ub - x
     lb_total = np.maximum(lb_rel, -tr_bounds)
     ub_total = np.minimum(ub_rel, tr_bounds)
-    bound_hits = np.zeros_like(x, dtype=int)
+    bound_hits = np.zeros(x.shape, dtype=int)
 
     if in_bounds(newton_step, lb_total, ub_total):
         return newton_step, bound_hits, False
 
-    to_box, _ = step_size_to_bound(np.zeros_like(x), -g, lb_total, ub_total)
+    to_box, _ = step_size_to_bound(np.zeros(x.shape), -g, lb_total, ub_total)
     cauchy_step = -minimize_quadratic_1d(a, b, 0, to_box)[0] * g
 
     direction = newton_step - cauchy_step

@@ -8,9 +8,10 @@ up once per dtype and the workspace size once per shape.
 import numpy as np
 from scipy.linalg import get_lapack_funcs, svd
 
-__all__ = ["svd_thin"]
+__all__ = ["svd_thin", "lstsq_min_norm"]
 
 _GESDD = {}
+_GELSD = {}
 
 
 def svd_thin(A):
@@ -34,3 +35,25 @@ def svd_thin(A):
         return np.linalg.svd(A, full_matrices=False)
     except np.linalg.LinAlgError:
         return svd(A, full_matrices=False, check_finite=False, lapack_driver="gesvd")
+
+
+def lstsq_min_norm(A, b):
+    """Minimum-norm least-squares solution of A x = b (LAPACK gelsd, singular
+    values below machine precision times the largest treated as zero, as
+    numpy's ``lstsq(A, b, rcond=-1)``), called directly for the same reason."""
+    A = np.asarray(A, dtype=float)
+    m, n = A.shape
+    key = A.shape
+    if key not in _GELSD:
+        if len(_GELSD) > 256:
+            _GELSD.clear()
+        gelsd, gelsd_lwork = get_lapack_funcs(("gelsd", "gelsd_lwork"), (A,))
+        work, iwork, info = gelsd_lwork(m, n, 1, -1)
+        _GELSD[key] = (gelsd, max(1, int(np.real(work))), max(1, int(iwork)))
+    gelsd, lwork, liwork = _GELSD[key]
+    if m < n:                        # gelsd's right-hand side has max(m, n) rows
+        b = np.concatenate((b, np.zeros(n - m)))
+    x, _, _, info = gelsd(A, b, lwork, liwork, -1)
+    if info == 0:
+        return x[:n]
+    return np.linalg.lstsq(A, b[:m], rcond=-1)[0]

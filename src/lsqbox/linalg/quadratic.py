@@ -11,14 +11,17 @@ import numpy as np
 
 __all__ = ["evaluate_quadratic", "build_quadratic_1d", "minimize_quadratic_1d"]
 
+_float64 = np.float64
+
 
 def evaluate_quadratic(J, g, s, diag=None):
     """q(s) for one step (1-D s) or for each row of a 2-D array of steps."""
     if s.ndim == 1:
         Js = J.dot(s)
-        q = np.dot(Js, Js)
+        q = Js.dot(Js)
         if diag is not None:
             q += np.dot(s * diag, s)
+        return 0.5 * q + s.dot(g)
     else:
         Js = J.dot(s.T)
         q = np.sum(Js ** 2, axis=0)
@@ -56,7 +59,14 @@ def minimize_quadratic_1d(a, b, lb, ub, c=0.0):
         t_stationary = -0.5 * b / a
         if lb < t_stationary < ub:
             candidates.append(t_stationary)
-    t = np.asarray(candidates)
-    values = t * (a * t + b) + c
-    best = np.argmin(values)
-    return t[best], values[best]
+    # The first minimizer (or the first NaN), as numpy's argmin would pick;
+    # scalar arithmetic: the candidates are two or three numbers.
+    best_t = best_value = None
+    for t in candidates:
+        t = _float64(t)
+        value = t * (a * t + b) + c
+        if value != value:
+            return t, value
+        if best_value is None or value < best_value:
+            best_t, best_value = t, value
+    return best_t, best_value

@@ -13,16 +13,19 @@ minimum-norm solution that can be poor), as SciPy's documentation says too.
 """
 import numpy as np
 from numpy.linalg import norm
-from numpy.linalg import lstsq
 from scipy.sparse.linalg import aslinearoperator, lsmr
 
 from ..linalg.dogleg import dogleg_step
+from ..linalg.lapack import lstsq_min_norm
+from ..linalg.vector import norm_inf
 from ..linalg.operators import masked_scaled_operator
 from ..linalg.quadratic import build_quadratic_1d, evaluate_quadratic
 from . import Trial
 from .rules import TrustRegionRules
 
 __all__ = ["DogboxStrategy"]
+
+_float64 = np.float64
 
 
 class DogboxStrategy(TrustRegionRules):
@@ -43,6 +46,8 @@ class DogboxStrategy(TrustRegionRules):
 
     def _free_gradient(self, lin):
         active = self.on_bound * lin.g < 0
+        if not active.any():
+            return lin.g, active
         g = lin.g.copy()
         g[active] = 0.0
         return g, active
@@ -50,21 +55,21 @@ class DogboxStrategy(TrustRegionRules):
     def optimality(self, lin):
         """||g||_inf over the variables not held at a bound."""
         g, _ = self._free_gradient(lin)
-        return norm(g, ord=np.inf)
+        return norm_inf(g)
 
     def prepare(self, lin, g_norm, Delta):
         g, active = self._free_gradient(lin)
         free = ~active
         self.lin = lin
         self.free = free
+        self.all_free = all_free = not active.any()
         self.g = g
-        self.g_free = g[free]
-        self.scale_free = lin.scale[free]
+        self.g_free = g if all_free else g[free]
+        self.scale_free = lin.scale if all_free else lin.scale[free]
         if self.tr_solver == "exact":
-            self.J_free = lin.J if free.all() else lin.J[:, free]
-            # numpy's gelsd with the machine-precision cutoff (rcond=-1), as
-            # SciPy's dogbox: cheaper on small matrices than scipy.linalg's.
-            self.newton_step = lstsq(self.J_free, -lin.f, rcond=-1)[0]
+            self.J_free = lin.J if all_free else lin.J[:, free]
+            # gelsd with the machine-precision cutoff, as SciPy's dogbox.
+            self.newton_step = lstsq_min_norm(self.J_free, -lin.f)
             self.a, self.b = build_quadratic_1d(self.J_free, self.g_free, -self.g_free)
         else:
             self.Jop = aslinearoperator(lin.J)
@@ -74,18 +79,25 @@ class DogboxStrategy(TrustRegionRules):
 
     def propose(self, Delta):
         lin, free = self.lin, self.free
+        if self.all_free:
+            x_free, lb_free, ub_free = lin.x, self.lb, self.ub
+        else:
+            x_free, lb_free, ub_free = lin.x[free], self.lb[free], self.ub[free]
         step_free, on_bound_free, tr_hit = dogleg_step(
-            lin.x[free], self.newton_step, self.g_free, self.a, self.b,
-            Delta * self.scale_free, self.lb[free], self.ub[free])
-        step = np.zeros_like(lin.x)
-        step[free] = step_free
+            x_free, self.newton_step, self.g_free, self.a, self.b,
+            Delta * self.scale_free, lb_free, ub_free)
+        if self.all_free:
+            step = step_free.copy()
+        else:
+            step = np.zeros(lin.x.shape)
+            step[free] = step_free
         if self.tr_solver == "exact":
             predicted = -evaluate_quadratic(self.J_free, self.g_free, step_free)
         else:
             predicted = -evaluate_quadratic(self.Jop, self.g, step)
-        x_new = np.clip(lin.x + step, self.lb, self.ub)
+        x_new = np.minimum(np.maximum(lin.x + step, self.lb), self.ub)
         return Trial(x_new=x_new, step=step,
-                     step_h_norm=norm(step * lin.scale_inv, ord=np.inf),
+                     step_h_norm=_float64(norm_inf(step * lin.scale_inv)),
                      predicted_reduction=predicted, tr_hit=tr_hit,
                      on_bound=on_bound_free)
 
