@@ -22,7 +22,7 @@ __all__ = [
 
 def has_bounds(lb, ub):
     """True if any variable has a finite bound."""
-    return bool(np.any(np.isfinite(lb)) or np.any(np.isfinite(ub)))
+    return bool(np.isfinite(lb).any() or np.isfinite(ub).any())
 
 
 def in_bounds(x, lb, ub):
@@ -37,6 +37,8 @@ def make_strictly_feasible(x, lb, ub, rstep=1e-10):
     `rstep` (or to the nearest float inside when ``rstep == 0``); components in a
     box too narrow for that are put in the middle.
     """
+    if not has_bounds(lb, ub):
+        return x.copy()
     x_new = x.copy()
     active = find_active_constraints(x, lb, ub, rstep)
     lower = np.equal(active, -1)

@@ -77,7 +77,7 @@ def _check_x0(x0):
     x0 = np.atleast_1d(x0).astype(float)    # TypeError/ValueError as SciPy's
     if x0.ndim > 1:
         raise ValueError("`x0` must have at most 1 dimension.")
-    if not np.all(np.isfinite(x0)):
+    if not np.isfinite(x0).all():
         raise ValueError("`x0` must contain only finite values; got "
                          f"{x0[~np.isfinite(x0)][:5].tolist()}.")
     return x0
@@ -100,13 +100,13 @@ def _prepare_bounds(bounds, x0):
 
 
 def _check_bounds(lb, ub, x0, method):
-    if not METHODS[method].bounds and not np.all((lb == -np.inf) & (ub == np.inf)):
+    if not METHODS[method].bounds and not ((lb == -np.inf) & (ub == np.inf)).all():
         raise ValueError(f"Method '{method}' doesn't support bounds.")
     if lb.shape != x0.shape or ub.shape != x0.shape:
         raise ValueError("Inconsistent shapes between bounds and `x0`.")
-    if np.any(np.isnan(lb)) or np.any(np.isnan(ub)):
+    if np.isnan(lb).any() or np.isnan(ub).any():
         raise ValueError("`bounds` must not contain NaN (use -inf/inf for no bound).")
-    if np.any(lb >= ub):
+    if (lb >= ub).any():
         raise ValueError("Each lower bound must be strictly less than each upper bound.")
     if not in_bounds(x0, lb, ub):
         raise ValueError("Initial guess is outside of provided bounds")
@@ -115,6 +115,8 @@ def _check_bounds(lb, ub, x0, method):
 def _check_x_scale(x_scale, x0, method):
     if x_scale is None:
         x_scale = METHODS[method].default_x_scale
+        if not isinstance(x_scale, str):
+            return np.full(x0.shape, float(x_scale))
     if isinstance(x_scale, str):
         if x_scale == "jac":
             return x_scale
@@ -123,7 +125,7 @@ def _check_x_scale(x_scale, x0, method):
         if np.iscomplexobj(x_scale):
             raise TypeError
         x_scale = np.asarray(x_scale, dtype=float)
-        valid = bool(np.all(np.isfinite(x_scale)) and np.all(x_scale > 0))
+        valid = bool(np.isfinite(x_scale).all() and (x_scale > 0).all())
     except (TypeError, ValueError):
         valid = False
     if not valid:
@@ -139,6 +141,8 @@ def _check_tolerances(ftol, xtol, gtol, method):
     def check(tol, name):
         if tol is None:
             return 0.0
+        if type(tol) is float and tol >= EPS:     # the usual case
+            return tol
         if isinstance(tol, (str, bytes)) or not np.isscalar(tol) or np.iscomplexobj(tol):
             raise TypeError(f"`{name}` must be a float or None.")
         tol = float(tol)
@@ -225,7 +229,7 @@ def check_initial_point(f0, n, method):
         raise TypeError(f"`fun` must return real numbers, not an array of dtype "
                         f"{f0.dtype}.")
     f0 = f0.astype(float)
-    if not np.all(np.isfinite(f0)):
+    if not np.isfinite(f0).all():
         raise ValueError("Residuals are not finite in the initial point.")
     if not METHODS[method].underdetermined and f0.size < n:
         raise ValueError(f"Method '{method}' doesn't work when the number of residuals "
@@ -256,7 +260,7 @@ def check_jacobian(J0, m, n, opts):
             raise ValueError("tr_solver='exact' works only with dense Jacobian matrices.")
     if isinstance(J0, LinearOperator) and isinstance(opts.x_scale, str):
         raise ValueError("x_scale='jac' can't be used when `jac` returns LinearOperator.")
-    if dense and not np.all(np.isfinite(J0)):
+    if dense and not np.isfinite(J0).all():
         raise ValueError("The Jacobian at the initial point is not finite.")
     if opts.tr_solver is None:
         return "exact" if dense else "lsmr"

@@ -185,7 +185,7 @@ class FiniteDifferenceJacobian:
         failed = [g for g, value in enumerate(fs) if isinstance(value, Failure)]
         if not failed and h2 is None and self.scheme != "cs":
             # Forward differences, every point evaluated: one array operation.
-            D_forward = (np.array(F1, dtype=float) - f).T       # kind 0: / h
+            D_forward = (np.array(F1, dtype=float).reshape(ng, m) - f).T   # kind 0: / h
         else:
             D_forward = np.zeros((m, ng))
             failed = []
