@@ -8,10 +8,11 @@ up once per dtype and the workspace size once per shape.
 import numpy as np
 from scipy.linalg import get_lapack_funcs, svd
 
-__all__ = ["svd_thin", "lstsq_min_norm"]
+__all__ = ["svd_thin", "lstsq_min_norm", "qr_pivoted_qtf"]
 
 _GESDD = {}
 _GELSD = {}
+_GEQP3 = {}
 
 
 def svd_thin(A):
@@ -57,3 +58,32 @@ def lstsq_min_norm(A, b):
     if info == 0:
         return x[:n]
     return np.linalg.lstsq(A, b[:m], rcond=-1)[0]
+
+
+def qr_pivoted_qtf(A, f):
+    """QR with column pivoting, A P = Q R (m >= n), by direct LAPACK calls.
+
+    Returns ``(R, perm, qtf)``: the n x n upper-triangular R, the permutation
+    (column j of A P is column perm[j] of A) and Q^T f (n components). Q is
+    formed (orgqr) and applied as scipy.linalg.qr's Q would be, so the numbers
+    are those of ``qr(A, mode='economic', pivoting=True)`` to the last bit."""
+    A = np.asarray(A, dtype=float)
+    m, n = A.shape
+    key = A.shape
+    if key not in _GEQP3:
+        if len(_GEQP3) > 256:
+            _GEQP3.clear()
+        geqp3, orgqr = get_lapack_funcs(("geqp3", "orgqr"), (A,))
+        lwork_qr = int(np.real(geqp3(A, lwork=-1)[3][0]))
+        lwork_q = int(np.real(orgqr(np.zeros((m, n), order="F"), np.zeros(n),
+                                    lwork=-1)[1][0]))
+        _GEQP3[key] = (geqp3, max(1, lwork_qr), orgqr, max(1, lwork_q))
+    geqp3, lwork_qr, orgqr, lwork_q = _GEQP3[key]
+    qr, jpvt, tau, _, info = geqp3(A, lwork_qr)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"LAPACK geqp3 failed (info={info})")
+    R = np.triu(qr[:n, :n])
+    Q, _, info = orgqr(qr, tau, lwork=lwork_q, overwrite_a=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"LAPACK orgqr failed (info={info})")
+    return R, jpvt - 1, Q.T.dot(f)

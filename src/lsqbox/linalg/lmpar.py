@@ -37,7 +37,7 @@ DWARF = np.finfo(float).tiny
 def _gauss_newton(R, qtf):
     """Solution of R z = Q^T f, zeroing the trailing part after a zero pivot."""
     n = R.shape[0]
-    zero_pivots = np.flatnonzero(np.diag(R) == 0)
+    zero_pivots = np.flatnonzero(R.diagonal() == 0)
     nsing = zero_pivots[0] if zero_pivots.size else n
     z = np.zeros(n)
     if nsing > 0:
@@ -74,18 +74,23 @@ class LMSubproblem:
         self.x_gn = np.empty(n)
         self.x_gn[perm] = z
         self.dxnorm_gn = norm2(diag * self.x_gn)
-        U, s, Vt = svd_thin(R / d_perm)
-        self.s2 = s * s
-        self.sc = s * U.T.dot(qtf)
-        self.Vt = Vt
-        self.gnorm = norm2(self.sc)           # ||D^-1 J^T f||
+        self.R, self.qtf = R, qtf
+        self.Vt = None                        # the SVD, when a radius needs it
+
+    def _factor(self):
+        """One SVD of R D_P^-1; only radii that cut the Gauss-Newton step need it."""
+        if self.Vt is None:
+            U, s, Vt = svd_thin(self.R / self.d_perm)
+            self.s2 = s * s
+            self.sc = s * U.T.dot(self.qtf)
+            self.Vt = Vt
+            self.gnorm = norm2(self.sc)           # ||D^-1 J^T f||
 
     def _at(self, par):
         """||D p||, ||q||^2 * ||D p||^2 (MINPACK's Newton-correction norm) at par."""
         denom = self.s2 + par
         w = self.sc / denom
-        dxnorm = math.sqrt(float(np.dot(w, w)))
-        return dxnorm, float(np.dot(w, w / denom))
+        return math.sqrt(w.dot(w)), float(w.dot(w / denom))
 
     def _step(self, par):
         y = self.Vt.T.dot(self.sc / (self.s2 + par))
@@ -99,6 +104,7 @@ class LMSubproblem:
         fp = self.dxnorm_gn - Delta
         if fp <= 0.1 * Delta:
             return 0.0, self.x_gn.copy()
+        self._factor()
 
         parl = 0.0
         if self.nsing == self.n:

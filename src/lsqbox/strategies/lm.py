@@ -17,8 +17,8 @@ user's fixed ``1 / x_scale``). Per trial: Moré's LM parameter for the radius
   Delta <= xtol ||D x||, gtol on the largest cosine between f and a column of J.
 """
 import numpy as np
-from scipy.linalg import qr
 
+from ..linalg.lapack import qr_pivoted_qtf
 from ..linalg.lmpar import LMSubproblem
 from ..linalg.operators import column_norms
 from ..linalg.vector import norm2
@@ -55,9 +55,7 @@ class LMStrategy:
     def _factor(self, lin):
         if self._factors_for is lin.J:
             return
-        Q, R, perm = qr(lin.J, mode="economic", pivoting=True, check_finite=False)
-        self.Q, self.R, self.perm = Q, R, perm
-        self.qtf = Q.T.dot(lin.f)
+        self.R, self.perm, self.qtf = qr_pivoted_qtf(lin.J, lin.f)
         self.acnorm = column_norms(lin.J)
         self.fnorm = norm2(lin.f)
         self.x = lin.x
