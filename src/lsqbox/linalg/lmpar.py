@@ -37,11 +37,15 @@ DWARF = np.finfo(float).tiny
 def _gauss_newton(R, qtf):
     """Solution of R z = Q^T f, zeroing the trailing part after a zero pivot."""
     n = R.shape[0]
+    trtrs, = get_lapack_funcs(("trtrs",), (R,))
+    if R.diagonal().all():
+        z, info = trtrs(R, qtf)
+        if info == 0:
+            return z, n
     zero_pivots = np.flatnonzero(R.diagonal() == 0)
     nsing = zero_pivots[0] if zero_pivots.size else n
     z = np.zeros(n)
     if nsing > 0:
-        trtrs, = get_lapack_funcs(("trtrs",), (R,))
         z[:nsing], info = trtrs(R[:nsing, :nsing], qtf[:nsing])
         if info != 0:
             z[:nsing] = solve_triangular(R[:nsing, :nsing], qtf[:nsing], check_finite=False)

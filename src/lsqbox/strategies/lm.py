@@ -69,7 +69,9 @@ class LMStrategy:
         cosines = self.R.T.dot(self.qtf / self.fnorm)
         acnorm_perm = self.acnorm[self.perm]
         nonzero = acnorm_perm != 0
-        if not np.any(nonzero):
+        if nonzero.all():
+            return float(abs(cosines / acnorm_perm).max())
+        if not nonzero.any():
             return 0.0
         return float(np.max(np.abs(cosines[nonzero] / acnorm_perm[nonzero])))
 
