@@ -165,8 +165,7 @@ def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale
                                    report_njev=(callable(opts.jac) or opts.jac == "broyden"
                                                 or METHODS[opts.method].fd_njev),
                                    **extras)
-        result = driver.run(problem, _FirstJacobian(jacobian, J0), strategy, loss_obj,
-                            x0, f0, settings)
+        result = driver.run(problem, jacobian, strategy, loss_obj, x0, f0, settings, J0)
 
     if opts.verbose >= 1:
         print(result.message)
@@ -258,31 +257,3 @@ def _strategy(opts, tr_solver, x0):
             tr_options = {k: v for k, v in tr_options.items() if k != "regularize"}
         return DogboxStrategy(opts.lb, opts.ub, tr_solver, tr_options, x0)
     return TRFStrategy(opts.lb, opts.ub, tr_solver, tr_options)
-
-
-class _FirstJacobian:
-    """Hands the driver the Jacobian already computed at x0 for validation,
-    then defers to the real source."""
-
-    def __init__(self, source, J0):
-        self.source = source
-        self.J0 = J0
-
-    def jacobian(self, x, f):
-        if self.J0 is not None:
-            J, self.J0 = self.J0, None
-            return J
-        return self.source.jacobian(x, f)
-
-    def observe(self, x_from, f_from, x_to, f_to, ratio=None, shrunk=False):
-        self.source.observe(x_from, f_from, x_to, f_to, ratio, shrunk)
-
-    def refine(self, x, status):
-        return self.source.refine(x, status)
-
-    def updated(self, x, f):
-        return self.source.updated(x, f)
-
-    @property
-    def n_evaluations(self):
-        return self.source.n_evaluations

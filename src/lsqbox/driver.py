@@ -128,9 +128,10 @@ def wrap_callback(callback):
     return should_stop
 
 
-def run(problem, jacobian, strategy, loss, x0, f0, settings):
-    """Minimize; returns a `LeastSquaresResult` (message and success included)."""
-    return _Loop(problem, jacobian, strategy, loss, settings).solve(x0, f0)
+def run(problem, jacobian, strategy, loss, x0, f0, settings, J0=None):
+    """Minimize; returns a `LeastSquaresResult` (message and success included).
+    `J0`, when given, is the Jacobian at x0 already computed by `jacobian`."""
+    return _Loop(problem, jacobian, strategy, loss, settings).solve(x0, f0, J0)
 
 
 class _FailureLog:
@@ -196,8 +197,10 @@ class _Loop:
         self.actual_reduction = None
 
     # -- the story ------------------------------------------------------------
-    def solve(self, x0, f0):
-        self.it = self._iterate(x0, f0, self.jacobian.jacobian(x0, f0))
+    def solve(self, x0, f0, J0=None):
+        if J0 is None:
+            J0 = self.jacobian.jacobian(x0, f0)
+        self.it = self._iterate(x0, f0, J0)
         self.Delta = self.strategy.initial_radius(self.it.linearization())
         if self.settings.verbose == 2:
             _print_header()

@@ -6,7 +6,6 @@ import pytest
 from numpy.testing import assert_allclose
 
 from lsqbox import least_squares
-from lsqbox.api import _FirstJacobian
 from lsqbox.result import LeastSquaresResult
 
 
@@ -16,28 +15,6 @@ def rosen(x):
 
 def rosen_jac(x):
     return np.array([[-20 * x[0], 10.0], [-1.0, 0.0]])
-
-
-def test_first_jacobian_is_reused_once():
-    class Source:
-        calls = 0
-        observed = 0
-
-        def jacobian(self, x, f):
-            Source.calls += 1
-            return np.eye(2)
-
-        def observe(self, *args):
-            Source.observed += 1
-
-    J0 = np.ones((2, 2))
-    first = _FirstJacobian(Source(), J0)
-    assert first.jacobian(None, None) is J0
-    assert Source.calls == 0
-    first.jacobian(None, None)
-    assert Source.calls == 1
-    first.observe(1, 2, 3, 4)
-    assert Source.observed == 1
 
 
 def test_callable_jac_called_njev_times():

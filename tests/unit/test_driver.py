@@ -717,3 +717,18 @@ def test_refinement_is_offered_on_every_convergence_but_not_on_max_nfev():
     _, _, source, _ = solve(line, line_jac, 0.0, strategy=FakeStrategy(radius=0.1),
                             refinements=5, max_nfev=3)
     assert source.refine_calls == 0          # max_nfev
+
+
+def test_a_given_first_jacobian_is_used_at_x0_and_not_recomputed():
+    x0 = np.array([0.0])
+    problem, f0 = make_problem(line, x0)
+    source = FakeJacobian(line_jac)
+    res = run(problem, source, FakeStrategy(), make_loss("linear", 1.0), x0, f0,
+              settings(), J0=np.array([[1.0]]))
+    assert res.status == Status.GTOL
+    assert_allclose(res.x, [3.0])
+    # Without J0 the source is asked at x0 too: one call more.
+    problem2, f02 = make_problem(line, x0)
+    source2 = FakeJacobian(line_jac)
+    run(problem2, source2, FakeStrategy(), make_loss("linear", 1.0), x0, f02, settings())
+    assert len(source2.calls) == len(source.calls) + 1

@@ -10,6 +10,8 @@ def as_jacobian(J):
     """Normalize what a user's jac returned: CSR (of the same sparse flavour) for
     sparse input, operators as they are, everything else a 2-d float array
     (SciPy applies np.atleast_2d)."""
+    if type(J) is np.ndarray and J.ndim == 2 and J.dtype == np.float64:
+        return J
     if issparse(J):
         return J.tocsr().astype(float)
     if isinstance(J, LinearOperator):
