@@ -124,6 +124,13 @@ class Problem:
         count as evaluations: a resumed solve follows the same path and meets
         its budget at the same point."""
         xs = list(xs)
+        if self.inline and self.cache is None:
+            guarded = self.guarded
+            fs = [self._check(x, guarded(x), purpose) for x in xs]
+            self.counts[purpose] += len(xs)
+            if self.observers:
+                self._notify(purpose, xs, fs)
+            return fs
         raw = [None] * len(xs)
         todo = list(range(len(xs)))
         if self.cache is not None:
@@ -149,7 +156,8 @@ class Problem:
 
     def _check(self, x, value, purpose):
         if not isinstance(value, Failure):
-            value = np.atleast_1d(np.asarray(value))
+            if type(value) is not np.ndarray or value.ndim != 1:
+                value = np.atleast_1d(np.asarray(value))
             if self.m is not None and value.shape != (self.m,):
                 # A programming error, not a failed run: stop with a clear message.
                 raise ValueError(f"`fun` returned residuals of shape {value.shape} at "

@@ -107,18 +107,21 @@ class FiniteDifferenceJacobian:
 
     # -- steps ---------------------------------------------------------------
     def _absolute_step(self, x):
-        sign = np.where(x >= 0, 1.0, -1.0)
+        nonnegative = x >= 0                 # the step points away from zero
         abs_x = np.abs(x)
-        default = self.eps_r * sign * np.maximum(abs_x, self.typical)
+        default = self.eps_r * np.maximum(abs_x, self.typical)
+        default = np.where(nonnegative, default, -default)
         if self.diff_step is None:
             h = default
         else:
-            h = self.diff_step * sign * abs_x
+            h = self.diff_step * abs_x
+            h = np.where(nonnegative, h, -h)
             h = np.where((x + h) - x == 0, default, h)
         h = (x + h) - x
         if h.all():
             return h
         # A step lost to underflow (x near the smallest floats): the classic one.
+        sign = np.where(nonnegative, 1.0, -1.0)
         return np.where(h == 0, (x + self.eps_r * sign * np.maximum(1.0, abs_x)) - x, h)
 
     def _fit_to_bounds(self, x, h):
@@ -160,7 +163,10 @@ class FiniteDifferenceJacobian:
         dtype = complex if self.scheme == "cs" else float
         X = np.repeat(x[None, :].astype(dtype), self.n_groups, axis=0)
         offsets = 1j * h if self.scheme == "cs" else h
-        X[self.groups, np.arange(x.size)] += offsets
+        if self.dense_identity:
+            X.flat[::x.size + 1] += offsets          # the diagonal
+        else:
+            X[self.groups, np.arange(x.size)] += offsets
         return list(X)
 
     def updated(self, x, f):
@@ -180,14 +186,16 @@ class FiniteDifferenceJacobian:
         F1, F2 = fs[:ng], fs[ng:]
 
         m = f.size
-        D_central = np.zeros((m, ng))       # kind 1: / 2h
-        D_onesided = np.zeros((m, ng))      # kind 2: / 2h
         failed = [g for g, value in enumerate(fs) if isinstance(value, Failure)]
         if not failed and h2 is None and self.scheme != "cs":
-            # Forward differences, every point evaluated: one array operation.
+            # Forward differences, every point evaluated: one array operation,
+            # and no two-sided numerators (every column is of kind 0).
             D_forward = (np.array(F1, dtype=float).reshape(ng, m) - f).T   # kind 0: / h
+            D_central = D_onesided = None
         else:
             D_forward = np.zeros((m, ng))
+            D_central = np.zeros((m, ng))       # kind 1: / 2h
+            D_onesided = np.zeros((m, ng))      # kind 2: / 2h
             failed = []
             for g in range(ng):
                 if isinstance(F1[g], Failure) or (h2 is not None
@@ -202,7 +210,8 @@ class FiniteDifferenceJacobian:
                         D_central[:, g] = F1[g] - F2g
                         D_onesided[:, g] = -3.0 * f + 4.0 * F1[g] - F2g
         kind = kind.copy()
-        self.frozen = self._retry_failed(x, f, h1, failed, D_forward, kind)
+        self.frozen = (self._retry_failed(x, f, h1, failed, D_forward, kind) if failed
+                       else np.zeros(0, dtype=int))
         if self.scheme != "cs":
             self._retry_zero_differences(x, f, h1, kind, D_forward, D_central, D_onesided)
         self.frozen_reasons = (sorted({f.reason for f in fs if isinstance(f, Failure)})
@@ -273,9 +282,12 @@ class FiniteDifferenceJacobian:
         """A group whose residuals did not change at all had a step below the
         rounding level of f (a variable that started tiny but matters at scale
         one): retry once with the classic step eps_r * max(1, |x|)."""
-        zero = ~(D_forward.any(axis=0) | D_central.any(axis=0))
-        if not zero.any():
+        changed = D_forward.any(axis=0)
+        if D_central is not None:
+            changed |= D_central.any(axis=0)
+        if changed.all():
             return
+        zero = ~changed
         frozen = set(self.groups[self.frozen].tolist())
         zero_groups = [g for g in np.flatnonzero(zero).tolist() if g not in frozen]
         points, retried = [], []
@@ -309,6 +321,8 @@ class FiniteDifferenceJacobian:
         if self.pattern is None:
             g = self.groups
             J = D_forward / h1 if self.dense_identity else D_forward[:, g] / h1
+            if D_central is None:
+                return J
             two_sided = kind != 0
             if np.any(two_sided):
                 numer = np.where(kind[None, :] == 1, D_central[:, g], D_onesided[:, g])
@@ -316,6 +330,9 @@ class FiniteDifferenceJacobian:
             return J
         rows, cols, shape = self.pattern
         g = self.groups[cols]
+        if D_central is None:
+            data = D_forward[rows, g] / h1[cols]
+            return self.sparse_output_type((data, (rows, cols)), shape=shape).tocsr()
         k = kind[cols]
         data = np.where(k == 0, D_forward[rows, g] / h1[cols],
                         np.where(k == 1, D_central[rows, g], D_onesided[rows, g])
