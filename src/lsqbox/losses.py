@@ -23,13 +23,22 @@ EPS = np.finfo(float).eps
 __all__ = ["LOSSES", "Loss", "make_loss"]
 
 
+def _rows(r0, r1, r2):
+    """rho, rho', rho'' stacked into a (3, m) array."""
+    rho = np.empty((3, r0.size))
+    rho[0] = r0
+    rho[1] = r1
+    rho[2] = r2
+    return rho
+
+
 def _linear(z):
-    return np.vstack((z, np.ones_like(z), np.zeros_like(z)))
+    return _rows(z, 1.0, 0.0)
 
 
 def _soft_l1(z):
     t = 1.0 + z
-    return np.vstack((2.0 * (np.sqrt(t) - 1.0), t ** -0.5, -0.5 * t ** -1.5))
+    return _rows(2.0 * (np.sqrt(t) - 1.0), t ** -0.5, -0.5 * t ** -1.5)
 
 
 def _huber(z):
@@ -48,12 +57,12 @@ def _huber(z):
 
 def _cauchy(z):
     t = 1.0 + z
-    return np.vstack((np.log1p(z), 1.0 / t, -1.0 / t ** 2))
+    return _rows(np.log1p(z), 1.0 / t, -1.0 / t ** 2)
 
 
 def _arctan(z):
     t = 1.0 + z ** 2
-    return np.vstack((np.arctan(z), 1.0 / t, -2.0 * z / t ** 2))
+    return _rows(np.arctan(z), 1.0 / t, -2.0 * z / t ** 2)
 
 
 # rho(z) alone, for the cost of trial points (no derivatives needed).
@@ -95,12 +104,15 @@ class Loss:
         z = (f / self.f_scale) ** 2
         if self.rho_of_z is None:
             rho = _linear(z)
-        else:
+        elif self.user:
             rho = np.array(self.rho_of_z(z), dtype=float, copy=True)
-        if self.user and rho.shape != (3, f.size):
-            raise ValueError("The return value of `loss` callable has wrong shape.")
-        rho[0] *= C2
-        rho[2] /= C2
+            if rho.shape != (3, f.size):
+                raise ValueError("The return value of `loss` callable has wrong shape.")
+        else:
+            rho = self.rho_of_z(z)           # a new array of ours
+        if C2 != 1.0:
+            rho[0] *= C2
+            rho[2] /= C2
         return rho
 
     def cost(self, f):
