@@ -253,3 +253,14 @@ def test_timeouts_through_problem(kind):
     assert p.failures[0]["x"].tolist() == [-1.0, 2.0]
     assert p.failures[0]["purpose"] == JACOBIAN
     assert p.counts[JACOBIAN] == 3
+
+
+def test_huge_finite_residuals_are_not_failures_and_raise_no_overflow_warning():
+    import warnings
+    p = Problem(BoundFunction(lambda x: np.array([1e200, -1e200, 1.0])), open_executor(None))
+    p.m = 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f = p.evaluate(np.zeros(1), "trial")
+    assert not isinstance(f, Failure)
+    assert f[0] == 1e200 and p.failures == []
