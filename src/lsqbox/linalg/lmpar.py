@@ -27,6 +27,7 @@ import numpy as np
 from scipy.linalg import get_lapack_funcs, solve_triangular
 
 from .lapack import svd_thin
+from .subproblem import secular_sums
 from .vector import norm2
 
 __all__ = ["LMSubproblem", "lmpar"]
@@ -92,9 +93,8 @@ class LMSubproblem:
 
     def _at(self, par):
         """||D p||, ||q||^2 * ||D p||^2 (MINPACK's Newton-correction norm) at par."""
-        denom = self.s2 + par
-        w = self.sc / denom
-        return math.sqrt(w.dot(w)), float(w.dot(w / denom))
+        p2, dp = secular_sums(par, self.sc, self.s2)
+        return math.sqrt(p2), float(dp)
 
     def _step(self, par):
         y = self.Vt.T.dot(self.sc / (self.s2 + par))

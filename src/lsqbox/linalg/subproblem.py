@@ -24,36 +24,49 @@ from .vector import norm2
 EPS = np.finfo(float).eps
 _float64 = np.float64
 
-__all__ = ["solve_lsq_trust_region", "solve_trust_region_2d"]
+__all__ = ["solve_lsq_trust_region", "solve_trust_region_2d", "secular_sums",
+           "as_short_vectors"]
+
+
+def secular_sums(alpha, a, s2):
+    """(sum q_i^2, sum q_i^2 / (s2_i + alpha)) with q_i = a_i / (s2_i + alpha).
+
+    These two sums are all Moré's iteration needs: with a_i = s_i (U^T f)_i
+    the first is ||p(alpha)||^2 and the second gives its derivative. `a` and
+    `s2` are arrays, or Python lists for short vectors (up to ~16 entries a
+    plain loop is several times cheaper than five numpy calls)."""
+    if type(a) is list:
+        alpha = float(alpha)
+        p2 = dp = 0.0
+        try:
+            for ai, s2i in zip(a, s2):
+                denom = s2i + alpha
+                q = ai / denom
+                q2 = q * q
+                p2 += q2
+                dp += q2 / denom
+            return p2, dp
+        except ZeroDivisionError:
+            a, s2 = np.array(a), np.array(s2)
+    denom = s2 + alpha
+    q = a / denom
+    return q.dot(q), q.dot(q / denom)
+
+
+def as_short_vectors(*arrays):
+    """Lists for `secular_sums` when the vectors are short, else the arrays."""
+    if arrays[0].size < 16:
+        return tuple(v.tolist() for v in arrays)
+    return arrays
 
 
 def _phi_and_derivative(alpha, suf, s2, Delta):
     """phi(alpha) = ||p(alpha)|| - Delta and its derivative (s2 = s**2)."""
-    denom = s2 + alpha
-    q = suf / denom
-    qq = q.dot(q)
-    if qq == 0:
+    p2, dp = secular_sums(alpha, suf, s2)
+    if p2 == 0:
         return -Delta, nan
-    p_norm = sqrt(qq)
-    return p_norm - Delta, -q.dot(q / denom) / p_norm
-
-
-def _phi_and_derivative_scalar(alpha, suf, s2, Delta):
-    """The same for a few singular values given as Python lists: a plain loop
-    is several times cheaper than five numpy calls on arrays of length < 16."""
-    p2 = dp = 0.0
-    alpha = float(alpha)
-    try:
-        for sf, s2i in zip(suf, s2):
-            denom = s2i + alpha
-            q = sf / denom
-            q2 = q * q
-            p2 += q2
-            dp += q2 / denom
-        p_norm = sqrt(p2)
-        return _float64(p_norm - Delta), _float64(-dp / p_norm)
-    except ZeroDivisionError:
-        return _phi_and_derivative(alpha, np.array(suf), np.array(s2), Delta)
+    p_norm = sqrt(p2)
+    return _float64(p_norm - Delta), _float64(-dp / p_norm)
 
 
 def solve_lsq_trust_region(n, m, uf, s, V, Delta, initial_alpha=None,
@@ -110,13 +123,9 @@ def solve_lsq_trust_region(n, m, uf, s, V, Delta, initial_alpha=None,
 
     s2 = s * s
     alpha_upper = norm2(suf) / Delta
-    if s.size < 16:
-        phi_and_derivative = _phi_and_derivative_scalar
-        suf_, s2_ = suf.tolist(), s2.tolist()
-    else:
-        phi_and_derivative, suf_, s2_ = _phi_and_derivative, suf, s2
+    suf_, s2_ = as_short_vectors(suf, s2)
     if full_rank:
-        phi, phi_prime = phi_and_derivative(0.0, suf_, s2_, Delta)
+        phi, phi_prime = _phi_and_derivative(0.0, suf_, s2_, Delta)
         alpha_lower = -phi / phi_prime
     else:
         alpha_lower = 0.0
@@ -133,7 +142,7 @@ def solve_lsq_trust_region(n, m, uf, s, V, Delta, initial_alpha=None,
     for n_iter in range(1, max_iter + 1):
         if alpha < alpha_lower or alpha > alpha_upper:
             alpha = safeguard()
-        phi, phi_prime = phi_and_derivative(alpha, suf_, s2_, Delta)
+        phi, phi_prime = _phi_and_derivative(alpha, suf_, s2_, Delta)
         if phi < 0:
             alpha_upper = alpha
         ratio = phi / phi_prime
