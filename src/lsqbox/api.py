@@ -129,7 +129,7 @@ def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale
                     f_scale, diff_step, tr_solver, tr_options, jac_sparsity, max_nfev,
                     verbose, args, kwargs)
     x0 = opts.x0
-    if opts.method == "trf":
+    if opts.method == "trf" and opts.bounded:
         x0 = make_strictly_feasible(x0, opts.lb, opts.ub)
 
     extras = _check_extras(opts, jac_options, noise, max_time, eval_timeout, max_failures)

@@ -14,7 +14,7 @@ from scipy.optimize import Bounds
 from scipy.sparse import issparse
 from scipy.sparse.linalg import LinearOperator
 
-from .bounds import in_bounds
+from .bounds import has_bounds, in_bounds
 from .losses import LOSSES
 from .methods import METHODS
 
@@ -34,6 +34,7 @@ class Options:
     x0: np.ndarray
     lb: np.ndarray
     ub: np.ndarray
+    bounded: bool             # some variable has a finite bound
     ftol: float
     xtol: float
     gtol: float
@@ -81,6 +82,13 @@ def _check_x0(x0):
         raise ValueError("`x0` must contain only finite values; got "
                          f"{x0[~np.isfinite(x0)][:5].tolist()}.")
     return x0
+
+
+def _no_bounds(bounds):
+    """The default ``(-inf, inf)`` (as two Python floats): nothing to check."""
+    return (type(bounds) is tuple and len(bounds) == 2
+            and type(bounds[0]) is float and type(bounds[1]) is float
+            and bounds[0] == -np.inf and bounds[1] == np.inf)
 
 
 def _prepare_bounds(bounds, x0):
@@ -184,8 +192,12 @@ def validate(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
         raise TypeError("`fun` must be callable.")
     _check_choice(method, jac, tr_solver, loss, verbose, max_nfev)
     x0 = _check_x0(x0)
-    lb, ub = _prepare_bounds(bounds, x0)
-    _check_bounds(lb, ub, x0, method)
+    if _no_bounds(bounds):
+        lb, ub, bounded = np.full(x0.shape, -np.inf), np.full(x0.shape, np.inf), False
+    else:
+        lb, ub = _prepare_bounds(bounds, x0)
+        _check_bounds(lb, ub, x0, method)
+        bounded = has_bounds(lb, ub)
     x_scale = _check_x_scale(x_scale, x0, method)
     ftol, xtol, gtol = _check_tolerances(ftol, xtol, gtol, method)
     if tr_options is None:
@@ -209,7 +221,7 @@ def validate(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
         kwargs = {}
     args = tuple(args)                # not iterable: TypeError, as SciPy
     return Options(
-        method=method, jac=jac, x0=x0, lb=lb, ub=ub, ftol=ftol, xtol=xtol,
+        method=method, jac=jac, x0=x0, lb=lb, ub=ub, bounded=bounded, ftol=ftol, xtol=xtol,
         gtol=gtol, x_scale=x_scale, loss=loss, f_scale=_check_f_scale(f_scale, loss),
         diff_step=diff_step, tr_solver=tr_solver, tr_options=dict(tr_options),
         jac_sparsity=jac_sparsity,
