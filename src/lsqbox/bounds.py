@@ -11,6 +11,8 @@ with dv_i = -1, +1 or 0 its derivative. First-order optimality of a bounded
 problem is ``||v * g||_inf == 0``; unbounded problems get v = 1 everywhere, so the
 same code serves both.
 """
+from math import copysign, sqrt
+
 import numpy as np
 
 __all__ = [
@@ -37,6 +39,8 @@ def make_strictly_feasible(x, lb, ub, rstep=1e-10):
     `rstep` (or to the nearest float inside when ``rstep == 0``); components in a
     box too narrow for that are put in the middle.
     """
+    if rstep == 0 and ((x > lb) & (x < ub)).all():
+        return x.copy()                  # strictly inside already (the usual case)
     if not has_bounds(lb, ub):
         return x.copy()
     x_new = x.copy()
@@ -77,7 +81,7 @@ def find_active_constraints(x, lb, ub, rtol=1e-10):
     return active
 
 
-def step_size_to_bound(x, s, lb, ub):
+def step_size_to_bound(x, s, lb, ub, hits=True):
     """Largest t >= 0 with x + t s inside the box, and which bounds it hits.
 
     Returns ``(t, hits)``: hits is +1/-1 for components that reach the upper/lower
@@ -92,22 +96,23 @@ def step_size_to_bound(x, s, lb, ub):
             steps = np.full_like(x, np.inf)
             steps[nonzero] = np.maximum((lb - x)[nonzero] / s_nz, (ub - x)[nonzero] / s_nz)
     t = steps.min()
-    hits = np.equal(steps, t) * np.sign(s).astype(int)
-    return t, hits
+    if not hits:
+        return t, None
+    return t, np.equal(steps, t) * np.sign(s).astype(int)
 
 
 def intersect_trust_region(x, s, Delta):
     """Both t with ||x + t s|| = Delta (x inside the ball), t_neg <= 0 <= t_pos."""
-    a = np.dot(s, s)
+    a = s.dot(s)
     if a == 0:
         raise ValueError("`s` is zero.")
-    b = np.dot(x, s)
-    c = np.dot(x, x) - Delta ** 2
+    b = x.dot(s)
+    c = x.dot(x) - Delta ** 2
     if c > 0:
         raise ValueError("`x` is not within the trust region.")
     # Numerically stable roots of a t^2 + 2 b t + c (Numerical Recipes' form).
-    d = np.sqrt(b * b - a * c)
-    q = -(b + np.copysign(d, b))
+    d = sqrt(b * b - a * c)
+    q = -(b + copysign(d, b))
     t1 = q / a
     t2 = c / q
     return (t1, t2) if t1 < t2 else (t2, t1)
@@ -115,12 +120,8 @@ def intersect_trust_region(x, s, Delta):
 
 def cl_scaling_vector(x, g, lb, ub):
     """Coleman-Li scaling vector v and its derivative dv (module docstring)."""
-    v = np.ones_like(x)
-    dv = np.zeros_like(x)
-    to_upper = (g < 0) & np.isfinite(ub)
-    v[to_upper] = ub[to_upper] - x[to_upper]
-    dv[to_upper] = -1.0
-    to_lower = (g > 0) & np.isfinite(lb)
-    v[to_lower] = x[to_lower] - lb[to_lower]
-    dv[to_lower] = 1.0
+    to_upper = (g < 0) & (ub < np.inf)
+    to_lower = (g > 0) & (lb > -np.inf)
+    v = np.where(to_upper, ub - x, np.where(to_lower, x - lb, 1.0))
+    dv = np.where(to_upper, -1.0, np.where(to_lower, 1.0, 0.0))
     return v, dv

@@ -50,7 +50,7 @@ def dogleg_step(x, newton_step, g, a, b, tr_bounds, lb, ub):
     if in_bounds(newton_step, lb_total, ub_total):
         return newton_step, bound_hits, False
 
-    to_box, _ = step_size_to_bound(np.zeros(x.shape), -g, lb_total, ub_total)
+    to_box, _ = step_size_to_bound(np.zeros(x.shape), -g, lb_total, ub_total, hits=False)
     cauchy_step = -minimize_quadratic_1d(a, b, 0, to_box)[0] * g
 
     direction = newton_step - cauchy_step

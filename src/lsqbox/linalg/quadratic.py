@@ -36,16 +36,16 @@ def build_quadratic_1d(J, g, s, diag=None, s0=None):
     c is returned only when `s0` is given (it is q(s0)); otherwise s0 = 0, c = 0.
     """
     v = J.dot(s)
-    a = np.dot(v, v)
+    a = v.dot(v)
     if diag is not None:
         a += np.dot(s * diag, s)
     a *= 0.5
-    b = np.dot(g, s)
+    b = g.dot(s)
     if s0 is None:
         return a, b
     u = J.dot(s0)
-    b += np.dot(u, v)
-    c = 0.5 * np.dot(u, u) + np.dot(g, s0)
+    b += u.dot(v)
+    c = 0.5 * u.dot(u) + g.dot(s0)
     if diag is not None:
         b += np.dot(s0 * diag, s)
         c += 0.5 * np.dot(s0 * diag, s0)

@@ -183,7 +183,7 @@ class TRFStrategy(TrustRegionRules):
         p_h = p_h * p_stride
         x_on_bound = x + p
         _, to_tr = intersect_trust_region(p_h, r_h, Delta)
-        to_bound, _ = step_size_to_bound(x_on_bound, r, lb, ub)
+        to_bound, _ = step_size_to_bound(x_on_bound, r, lb, ub, hits=False)
         r_stride = min(to_bound, to_tr)
         if r_stride > 0:
             r_stride_l = (1 - theta) * p_stride / r_stride
@@ -207,7 +207,7 @@ class TRFStrategy(TrustRegionRules):
         ag_h = -self.g_h
         ag = d * ag_h
         to_tr = Delta / norm2(ag_h)
-        to_bound, _ = step_size_to_bound(x, ag, lb, ub)
+        to_bound, _ = step_size_to_bound(x, ag, lb, ub, hits=False)
         ag_stride = theta * to_bound if to_bound < to_tr else to_tr
         a, b = build_quadratic_1d(self.J_h, self.g_h, ag_h, diag=self.diag_for_model)
         ag_stride, ag_value = minimize_quadratic_1d(a, b, 0, ag_stride)
