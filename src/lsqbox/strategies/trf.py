@@ -55,6 +55,7 @@ class TRFStrategy(TrustRegionRules):
         self.lsmr_options = options
         self.alpha = 0.0   # LM parameter, warm start across radii
         self._unit = None
+        self._scaled_at = None
 
     # -- once per problem -------------------------------------------------
     def initial_radius(self, lin):
@@ -64,12 +65,16 @@ class TRFStrategy(TrustRegionRules):
 
     # -- once per accepted point -------------------------------------------
     def _scaling(self, lin):
-        """Coleman-Li v, dv at the point (ones and zeros without bounds)."""
+        """Coleman-Li v, dv at the point (ones and zeros without bounds); the
+        arrays are shared, not to be modified."""
         if not self.bounded:
             if self._unit is None or self._unit[0].size != lin.x.size:
                 self._unit = (np.ones(lin.x.size), np.zeros(lin.x.size))
-            return self._unit[0].copy(), self._unit[1]
-        return cl_scaling_vector(lin.x, lin.g, self.lb, self.ub)
+            return self._unit
+        if self._scaled_at is not lin:       # optimality and prepare share it
+            self._scaled_at = lin
+            self._v_dv = cl_scaling_vector(lin.x, lin.g, self.lb, self.ub)
+        return self._v_dv
 
     def optimality(self, lin):
         """||v * g||_inf, the first-order measure of Coleman & Li."""
@@ -83,8 +88,7 @@ class TRFStrategy(TrustRegionRules):
         m, n = f.size, x.size
         if self.bounded:
             v, dv = self._scaling(lin)
-            bound_dir = dv != 0
-            v[bound_dir] *= lin.scale_inv[bound_dir]
+            v = np.where(dv != 0, v * lin.scale_inv, v)
             d = v ** 0.5 * lin.scale
             diag_h = g * dv * lin.scale
             augmented = bool(diag_h.any())
@@ -176,8 +180,7 @@ class TRFStrategy(TrustRegionRules):
 
         p_stride, hits = step_size_to_bound(x, p, lb, ub)
         # Reflection of the remaining path at the boundary it hits.
-        r_h = p_h.copy()
-        r_h[hits.astype(bool)] *= -1
+        r_h = np.where(hits != 0, -p_h, p_h)
         r = d * r_h
         p = p * p_stride
         p_h = p_h * p_stride
