@@ -56,6 +56,7 @@ class TRFStrategy(TrustRegionRules):
         self.alpha = 0.0   # LM parameter, warm start across radii
         self._unit = None
         self._scaled_at = None
+        self._unit_scale = None
 
     # -- once per problem -------------------------------------------------
     def initial_radius(self, lin):
@@ -76,6 +77,16 @@ class TRFStrategy(TrustRegionRules):
             self._v_dv = cl_scaling_vector(lin.x, lin.g, self.lb, self.ub)
         return self._v_dv
 
+    def _unless_unit(self, d):
+        """None for the scaling d = 1 (x_scale=1 without bounds, the default):
+        no products with it. The driver passes the same array every time."""
+        if d is self._unit_scale:
+            return None
+        if not self.bounded and self._unit_scale is None and (d == 1).all():
+            self._unit_scale = d
+            return None
+        return d
+
     def optimality(self, lin):
         """||v * g||_inf, the first-order measure of Coleman & Li."""
         if not self.bounded:
@@ -95,14 +106,14 @@ class TRFStrategy(TrustRegionRules):
         else:
             # v = 1, dv = 0: no Coleman-Li term.
             d, diag_h, augmented = lin.scale, None, False
-        self.d = d
-        self.g_h = g_h = d * g
+        self.d = d = self._unless_unit(d)
+        self.g_h = g_h = g if d is None else d * g
         self.x = x
         self.theta = max(0.995, 1.0 - g_norm)
         self.diag_for_model = diag_h if augmented else None
 
         if self.tr_solver == "exact":
-            J_h = J * d
+            J_h = J if d is None else J * d
             if augmented:
                 U, s, Vt = _svd(np.vstack((J_h, np.diag(diag_h ** 0.5))))
                 self.uf = U.T.dot(np.concatenate((f, np.zeros(n))))
@@ -113,7 +124,7 @@ class TRFStrategy(TrustRegionRules):
             self.m_aug = m + n if augmented else m
             self.J_h = J_h
         else:
-            J_h = scale_columns(J, d)
+            J_h = J if d is None else scale_columns(J, d)
             reg_term = 0.0
             if self.regularize:
                 a, b = build_quadratic_1d(J_h, g_h, -g_h, diag=self.diag_for_model)
@@ -144,7 +155,7 @@ class TRFStrategy(TrustRegionRules):
         else:
             p_S, _ = solve_trust_region_2d(self.B_S, self.g_S, Delta)
             p_h = self.S.dot(p_S)
-        p = self.d * p_h
+        p = p_h if self.d is None else self.d * p_h
         step, step_h, predicted = self._select_step(p, p_h, Delta)
         x_new = self.x + step
         if self.bounded:
