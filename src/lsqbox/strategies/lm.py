@@ -16,6 +16,8 @@ user's fixed ``1 / x_scale``). Per trial: Moré's LM parameter for the radius
 * tests: ftol on relative actual and predicted reductions, xtol on
   Delta <= xtol ||D x||, gtol on the largest cosine between f and a column of J.
 """
+from math import sqrt
+
 import numpy as np
 
 from ..linalg.lapack import qr_pivoted_qtf
@@ -117,7 +119,7 @@ class LMStrategy:
 
     def judge(self, Delta, trial, cost, cost_new, x_norm, ftol, xtol):
         fnorm = self.fnorm
-        fnorm1 = np.sqrt(2.0 * cost_new)
+        fnorm1 = sqrt(2.0 * cost_new)
         pnorm = trial.step_h_norm
         if self.first_iteration:
             Delta = min(Delta, pnorm)
@@ -126,7 +128,7 @@ class LMStrategy:
             temp1 = temp2 = 0.0
         else:
             temp1 = trial.Jp_norm / fnorm
-            temp2 = np.sqrt(self.par) * pnorm / fnorm
+            temp2 = sqrt(self.par) * pnorm / fnorm
         prered = temp1 ** 2 + temp2 ** 2 / 0.5
         dirder = -(temp1 ** 2 + temp2 ** 2)
         ratio = actred / prered if prered != 0 else 0.0
