@@ -233,3 +233,20 @@ def test_intersect_trust_region_errors():
         intersect_trust_region(np.zeros(2), np.zeros(2), 1.0)
     with pytest.raises(ValueError, match="`x` is not within the trust region."):
         intersect_trust_region(np.array([2.0, 0.0]), np.array([1.0, 0.0]), 1.0)
+
+
+def test_step_size_to_bound_without_hits():
+    x = np.array([0.0, 0.0])
+    s = np.array([1.0, -2.0])
+    lb, ub = np.array([-1.0, -1.0]), np.array([4.0, 1.0])
+    t, hits = step_size_to_bound(x, s, lb, ub, hits=False)
+    assert t == 0.5 and hits is None
+    assert step_size_to_bound(x, s, lb, ub)[0] == t
+
+
+def test_make_strictly_feasible_leaves_interior_points_and_copies():
+    x = np.array([0.5, 2.0])
+    lb, ub = np.array([0.0, -np.inf]), np.array([1.0, np.inf])
+    out = make_strictly_feasible(x, lb, ub, rstep=0)
+    assert_array_equal(out, x)
+    assert out is not x

@@ -589,3 +589,23 @@ def test_failed_group_of_a_sparse_jacobian_is_retried():
     assert np.all(d[groups != groups[0]] == 0)
     assert issparse(J)
     assert_allclose(J.toarray(), broyden_jac(x0), rtol=1e-7, atol=1e-7)
+
+
+def test_forward_differences_are_the_columnwise_formula_bit_for_bit():
+    x = np.array([0.7, -1.3, 2.0e-3, 0.0])
+
+    def f(v):
+        return np.array([np.sin(v[0]) * v[1], v[2] ** 2 + v[3], np.exp(v[0] - v[3]),
+                         v[1] * v[2] * v[3], v[0]])
+
+    problem = Problem(BoundFunction(f), open_executor(None))
+    inf = np.full(x.size, np.inf)
+    fd = FiniteDifferenceJacobian(problem, "2-point", x, -inf, inf, np.dtype(float))
+    f0 = f(x)
+    J = fd.jacobian(x, f0)
+    h = fd._absolute_step(x)
+    for j in range(x.size):
+        xj = x.copy()
+        xj[j] += h[j]
+        assert_array_equal(J[:, j], (f(xj) - f0) / h[j])
+    assert problem.nfev_total == x.size

@@ -90,3 +90,15 @@ def test_minimize_quadratic_1d_interior_point_is_exact():
 def test_minimize_quadratic_1d_infinite_upper_bound():
     t, value = minimize_quadratic_1d(1.0, -4.0, 0.0, np.inf)
     assert t == 2.0 and value == -4.0
+
+
+def test_minimize_quadratic_1d_takes_the_first_minimizer_like_argmin():
+    # a = 0: the values at lb and ub tie; numpy's argmin (the former code) took lb.
+    t, value = minimize_quadratic_1d(0.0, 0.0, -1.0, 2.0, c=3.0)
+    assert (t, value) == (-1.0, 3.0)
+    assert isinstance(t, np.float64) and isinstance(value, np.float64)
+
+
+def test_minimize_quadratic_1d_reports_nan_values():
+    t, value = minimize_quadratic_1d(np.nan, 1.0, 0.0, 1.0)
+    assert t == 0.0 and np.isnan(value)

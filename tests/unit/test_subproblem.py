@@ -277,3 +277,21 @@ def test_exact_zero_singular_value_gives_finite_step():
     assert np.all(np.isfinite(p)) and np.isfinite(alpha)
     assert alpha >= 0
     assert norm(p) <= 1.0 * (1 + 1e-12)
+
+
+def test_secular_sums_lists_and_arrays_agree():
+    from lsqbox.linalg.subproblem import as_short_vectors, secular_sums
+    a = np.array([3.0, -1.0, 0.5])
+    s2 = np.array([4.0, 1.0, 0.25])
+    p2, dp = secular_sums(0.3, a, s2)
+    q = a / (s2 + 0.3)
+    assert_allclose((p2, dp), (q @ q, q @ (q / (s2 + 0.3))), rtol=1e-15)
+    short = as_short_vectors(a, s2)
+    assert isinstance(short[0], list)
+    assert_allclose(secular_sums(0.3, *short), (p2, dp), rtol=1e-14)
+    # A zero denominator (s = 0, alpha = 0) falls back to numpy's inf/nan.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p2_zero, _ = secular_sums(0.0, [1.0, 2.0], [0.0, 1.0])
+    assert p2_zero == np.inf
+    long_vectors = as_short_vectors(np.ones(40), np.ones(40))
+    assert isinstance(long_vectors[0], np.ndarray)
