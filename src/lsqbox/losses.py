@@ -101,7 +101,7 @@ class Loss:
     def rho(self, f):
         """rho, rho', rho'' at the residuals, with `f_scale` folded in (shape (3, m))."""
         C2 = self.f_scale ** 2
-        z = (f / self.f_scale) ** 2
+        z = f * f if C2 == 1.0 else (f / self.f_scale) ** 2
         if self.rho_of_z is None:
             rho = _linear(z)
         elif self.user:
@@ -120,9 +120,9 @@ class Loss:
         if self.rho_of_z is None:
             return 0.5 * float(np.dot(f, f))
         if self.rho0_of_z is not None:
-            z = (f / self.f_scale) ** 2
-            return 0.5 * self.f_scale ** 2 * float(np.sum(self.rho0_of_z(z)))
-        return 0.5 * float(np.sum(self.rho(f)[0]))
+            z = f * f if self.f_scale == 1.0 else (f / self.f_scale) ** 2
+            return 0.5 * self.f_scale ** 2 * float(self.rho0_of_z(z).sum())
+        return 0.5 * float(self.rho(f)[0].sum())
 
     def cost_and_robustify(self, J, f):
         """(cost, J_s, f_s) with the loss evaluated once."""
@@ -130,7 +130,7 @@ class Loss:
             return 0.5 * float(np.dot(f, f)), J, f
         rho = self.rho(f)
         J_s, f_s = self._robustify(J, f, rho)
-        return 0.5 * float(np.sum(rho[0])), J_s, f_s
+        return 0.5 * float(rho[0].sum()), J_s, f_s
 
     def robustify(self, J, f):
         """Return (J_s, f_s) whose Gauss-Newton model is the loss's (module docstring).
@@ -144,8 +144,7 @@ class Loss:
     @staticmethod
     def _robustify(J, f, rho):
         J_scale = rho[1] + 2.0 * rho[2] * f ** 2
-        J_scale[J_scale < EPS] = EPS
-        J_scale = np.sqrt(J_scale)
+        J_scale = np.sqrt(np.maximum(J_scale, EPS))
         f_s = f * (rho[1] / J_scale)
         return scale_rows(J, J_scale), f_s
 
