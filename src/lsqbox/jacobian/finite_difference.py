@@ -99,6 +99,8 @@ class FiniteDifferenceJacobian:
             self.sparse_output_type = sparse_output_type
         self.n_groups = int(self.groups.max()) + 1 if n else 0
         self.previous = None
+        # Broyden's noisy restarts set it to -1, +-0.5 (new points); 1.0 otherwise.
+        self.step_factor = 1.0
         self.frozen = np.zeros(0, dtype=int)
         self.frozen_reasons = []
         self.n_evaluations = 0
@@ -106,7 +108,7 @@ class FiniteDifferenceJacobian:
     # -- steps ---------------------------------------------------------------
     def _absolute_step(self, x):
         sign = np.where(x >= 0, 1.0, -1.0)
-        default = self.eps_r * sign * np.maximum(np.abs(x), self.typical)
+        default = self.eps_r * self.step_factor * sign * np.maximum(np.abs(x), self.typical)
         if self.diff_step is None:
             h = default
         else:
