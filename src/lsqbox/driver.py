@@ -195,6 +195,8 @@ class _Loop:
         self.iteration = 0
         self.step_norm = None
         self.actual_reduction = None
+        self.Delta_before_shrinks = None     # secant sources only, see _after_refresh
+        self.refresh_notice = getattr(jacobian, "take_refresh_notice", None)
 
     # -- the story ------------------------------------------------------------
     def solve(self, x0, f0, J0=None):
@@ -285,6 +287,11 @@ class _Loop:
         self.status, self.Delta = self.failures.evaluable(verdict, verdict.Delta)
         self.jacobian.observe(self.it.x, self.it.f_true, trial.x_new, f_new,
                               ratio=verdict.ratio, shrunk=verdict.Delta < Delta_old)
+        if self.Delta < Delta_old:
+            if self.Delta_before_shrinks is None:
+                self.Delta_before_shrinks = Delta_old
+        else:
+            self.Delta_before_shrinks = None
         return verdict
 
     def _learn_from_rejection(self):
@@ -294,12 +301,14 @@ class _Loop:
             it = self.it
             self.it = self._iterate(it.x, it.f_true, J_new)
             self.lin = self.it.linearization()
+            self._after_refresh()
             self.strategy.prepare(self.lin, self.strategy.optimality(self.lin), self.Delta)
 
     def _finish_iteration(self, accepted, trial, f_new):
         if accepted:
             x_new = self.strategy.accept(trial)
             self.it = self._iterate(x_new, f_new, self.jacobian.jacobian(x_new, f_new))
+            self._after_refresh()
         else:
             self.step_norm = 0.0
             self.actual_reduction = 0.0
@@ -312,6 +321,20 @@ class _Loop:
         return self.should_stop(LeastSquaresResult(
             x=it.x, fun=it.f_true, cost=it.cost, nit=self.iteration,
             nfev=self.problem.nfev))
+
+    def _after_refresh(self):
+        """Hook for secant sources (jac='broyden'; others lack the method): when
+        they had to refresh J because their model went wrong, the radius shrank
+        for the model's sake, not the problem's; it returns to its size before
+        those shrinks (as after evaluation failures, see _FailureLog)."""
+        if self.refresh_notice is None:
+            return
+        fraction = self.refresh_notice()
+        if not fraction:
+            return
+        if self.Delta_before_shrinks is not None:
+            self.Delta = max(self.Delta, fraction * self.Delta_before_shrinks)
+        self.Delta_before_shrinks = None
 
     # -- helpers ----------------------------------------------------------------
     def _iterate(self, x, f, J):
@@ -333,6 +356,14 @@ class _Loop:
             message = ("Stopped at the edge of a region where `fun` fails: the steps "
                        "that remain evaluable are too small to make progress (see "
                        "`result.failures`).")
+        source = self.jacobian
+        restarted_after = getattr(source, "converged_status", None)
+        if status is None and restarted_after is not None:
+            # Hook for jac='broyden' with noise: it converged (at the noise
+            # level) before it spent the rest of the budget on restarts.
+            status = restarted_after
+            message = (f"{MESSAGES[status]} The remaining evaluations were spent on "
+                       f"{source.restarts} restart(s) from the best point (noisy residuals).")
         if status is None:
             status = Status.MAX_NFEV
             if self.deadline is not None and time.monotonic() >= self.deadline:

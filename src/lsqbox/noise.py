@@ -22,6 +22,7 @@ from .problem import Failure
 __all__ = ["estimate_noise"]
 
 NOISE = "noise"
+MAX_LEVEL = 1e-2
 
 
 def estimate_noise(problem, x, f, lb, ub, n_points=8, h=1e-4, seed=0):
@@ -48,12 +49,18 @@ def estimate_noise(problem, x, f, lb, ub, n_points=8, h=1e-4, seed=0):
     table = np.vstack([f] + [np.asarray(v, dtype=float) for v in values])  # (m+1, m_res)
     sigmas = []
     for column in table.T:
+        if column[0] == 0:
+            # A residual that is exactly zero at x has no relative level (the
+            # ratio would be infinite, and so would the finite-difference
+            # steps derived from it: Chebyquad's odd residuals at x0).
+            continue
         sigma = _sigma_from_table(column)
         if sigma is not None:
-            sigmas.append(sigma / max(abs(column[0]), np.finfo(float).tiny))
+            sigmas.append(sigma / abs(column[0]))
     if not sigmas:
         return np.finfo(float).eps
-    return max(float(np.median(sigmas)), np.finfo(float).eps)
+    # Capped: a relative level near one is no level (steps would be ~ |x|).
+    return min(max(float(np.median(sigmas)), np.finfo(float).eps), MAX_LEVEL)
 
 
 def _sigma_from_table(values, max_order=6):

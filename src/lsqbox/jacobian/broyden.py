@@ -26,6 +26,29 @@ A refresh recomputes only the columns that recent steps did not explore when
 that is cheaper: a coordinate direction e_j whose scaled component outside the
 span of the recent steps is small has been measured by the secant updates
 already (Powell's idea of keeping "well-poised" directions, in a simple form).
+Measured on the Moré-Wild set this pays with noisy residuals only, so by
+default (``partial_refresh=None``) it is used only then.
+
+Additions (branch mw-broyden, measured on benchmarks/more_wild):
+
+* multiple secant conditions: earlier trial points near x stay satisfied
+  (``_secant_conditions``; DFO-LS's interpolation model, Gay-Schnabel's
+  projected updates);
+* no update from a trial whose residuals grew tenfold (MINPACK lmder's test
+  for a step far too long): its secant is curvature, not slope;
+* after a refresh the policy asked for, the driver returns the radius to
+  ``radius_restore`` times its size before the shrinks the stale model caused
+  (driver hook ``take_refresh_notice``);
+* at a point where J was evaluated, a convergence verdict reached with an
+  older or secant-modified J gets one more try with the finite-difference J
+  (kept, so free);
+* noisy residuals (``noise`` given or 'auto'): no secant update over steps
+  shorter than the finite-difference step sqrt(noise) |x|; restarts instead of
+  stopping while budget remains (DFO-LS's soft restarts), each with a new
+  full finite-difference J (alternating sides, so two in a row at the same
+  point average to a central difference), also when a poor step is shorter
+  than the finite-difference step (the radius has reached the noise level).
+  The result reports the first convergence verdict and the restarts.
 """
 import numpy as np
 
@@ -36,8 +59,13 @@ DEFAULT_OPTIONS = {
     "poor_ratio": 0.1,
     "poor_steps": 2,
     "radius_shrinks": 3,
-    "partial_refresh": True,
+    "partial_refresh": None,      # None: with noisy residuals only (measured, see below)
     "explored_threshold": 0.5,    # |e_j - proj(e_j)| below this: column explored
+    "radius_restore": 0.25,       # after a refresh: radius >= this x radius before the shrinks
+    "noise_restarts": True,       # noisy: restart when the radius reaches the noise level
+    "secant_memory": None,        # earlier trial points kept as secant conditions (default n - 1)
+    "memory_angle": 0.2,          # their scaled steps' part outside the others' span, at least
+    "memory_distance": 10.0,      # and at most this many times the newest step from x
 }
 
 
@@ -63,6 +91,8 @@ class BroydenJacobian:
         self.options = {**DEFAULT_OPTIONS, **(options or {})}
         if self.options["max_updates"] is None:
             self.options["max_updates"] = max(n, 10)
+        if self.options["secant_memory"] is None:
+            self.options["secant_memory"] = max(n - 1, 0)
         self.fd = fd
         self.n = n
         self.weight = (np.ones(n) if isinstance(x_scale, str)
@@ -78,6 +108,21 @@ class BroydenJacobian:
         self._fresh_at = None
         self.updates_since_full = 0
         self.distance_since_full = 0.0
+        self.points = []                # (x, f) of recent trial evaluations
+        self._refresh_notice = False
+        self._noticed_at = None
+        self._partial_at = None
+        self._J_fresh = None
+        self._full_at = None            # last full refresh: point and step factor
+        self._full_factor = None
+        self.converged_status = None    # noisy runs: the verdict before the restarts
+        self.restarts = 0
+        self._at_noise_level = False
+        self._restart_notice = False
+        self.trials_since_restart = 0
+        self.restart_factor = 1.0
+        self._restored_at = None
+        self._tried_fresh_at = None
 
     def _reset_counters(self):
         self.updates = 0
@@ -104,20 +149,44 @@ class BroydenJacobian:
 
     def observe(self, x_from, f_from, x_to, f_to, ratio=None, shrunk=False):
         """Rank-1 update from a trial evaluation; refresh bookkeeping."""
+        self.trials_since_restart += 1
+        if self.updates_since_full == 0 and self._fresh_at == np.asarray(x_from, float).tobytes():
+            self._tried_fresh_at = self._fresh_at      # a trial of the fresh J (see refine)
         s = x_to - x_from
         ws = self.weight * s
         denom = float(np.dot(s, ws))
         # A step shorter than a good forward-difference step carries rounding,
         # not slope: (y - J s) / |s| would inject noise into J.
         x_size = 1.0 + float(np.sqrt(np.dot(x_from, self.weight * x_from)))
-        if denom > 0 and np.sqrt(denom) > 1e-7 * x_size and self.J is not None:
-            residual = (f_to - f_from) - self.J.dot(s)
-            self.J += np.outer(residual, ws / denom)
+        # With noisy residuals the same holds below the finite-difference step
+        # sqrt(noise) |x| (Moré & Wild, "Estimating derivatives of noisy
+        # simulations", 2012): the change in f over a shorter step is mostly
+        # noise. (Smooth: eps_r ~ 1.5e-8, the 1e-7 floor decides.)
+        x_size *= max(1.0, self.fd.eps_r * abs(self.fd.step_factor) / 1e-7) if self._noisy() else 1.0
+        # A trial whose residuals grew tenfold (lmder's test for a step far
+        # too long) says the linear model is meaningless at that distance;
+        # its secant would be curvature, not slope: no update.
+        f_from_norm = np.linalg.norm(f_from)
+        wild = f_from_norm > 0 and np.linalg.norm(f_to) >= 10.0 * f_from_norm
+        if (denom > 0 and np.sqrt(denom) > 1e-7 * x_size and self.J is not None
+                and not wild):
+            S, Y = self._secant_conditions(x_from, f_from, s, f_to - f_from, x_size)
+            self._secant_update(S, Y)
+            self.points.append((np.array(x_to, dtype=float), np.array(f_to, dtype=float)))
+            del self.points[:-4 * self.n - 4]
             self.updates += 1
             self.updates_since_full += 1
             self.distance_since_full += float(np.sqrt(denom))
             self.recent_steps.append(s * np.sqrt(self.weight))
             self._changed = True
+        # Noisy residuals: a poor step shorter than the finite-difference step
+        # means the radius has reached the noise level; shrinking it further
+        # only chases noise (the ratio is noise there). Restart instead: see
+        # updated() (DFO-LS's rho reaching its noise-level floor, Cartis et al.
+        # 2019).
+        self._at_noise_level = (self._noisy() and ratio is not None
+                                and ratio < self.options["poor_ratio"]
+                                and np.sqrt(denom) <= 1e-7 * x_size)
         if ratio is not None:
             self.poor = self.poor + 1 if ratio < self.options["poor_ratio"] else 0
             self.shrinks = self.shrinks + 1 if shrunk else 0
@@ -127,6 +196,18 @@ class BroydenJacobian:
 
         Poor steps in a row mean the model is wrong where we stand, so the
         refresh happens here and now rather than at the next accepted point."""
+        if self._at_noise_level and self.options["noise_restarts"]:
+            self._at_noise_level = False
+            if self.converged_status is None:
+                # Converged as far as the noise lets the steps tell: xtol.
+                from ..termination import Status
+                self.converged_status = Status.XTOL
+            self._begin_restart()
+            self._refresh(x, f)
+            self._refresh_notice = True
+            self._restart_notice = True
+            self._changed = False
+            return self.J.copy()
         if self._policy_says_refresh() and self._fresh_at != np.asarray(x, float).tobytes():
             self._refresh(x, f)
             self._changed = False
@@ -146,7 +227,33 @@ class BroydenJacobian:
         refreshing after each of them would chase that error, n + 1
         evaluations at a time."""
         x = np.asarray(x, dtype=float)
+        if self._noisy():
+            # Noisy residuals: the tolerance tests see the noise, not the
+            # optimum. Like DFO-LS with objfun_has_noise (Cartis, Fiala,
+            # Marteau & Roberts 2019, section on soft restarts), use the
+            # budget that remains: new finite differences (the same steps
+            # give new noise) and a fresh radius from the best point so far.
+            # Not again when the last restart brought no trial evaluation (the
+            # budget is out, or the refresh failed) or its refresh failed.
+            if self.restarts and (self.trials_since_restart == 0 or self.fd.frozen.size):
+                return False
+            if self.converged_status is None:
+                self.converged_status = status
+            self._begin_restart()
+            self._refresh_due = True
+            self._full_refresh_due = True
+            self._fresh_at = None
+            return True
         if self._fresh_at == x.tobytes():
+            # Evaluated here, but the verdict came from a step the older model
+            # proposed (the refresh happened on arrival), or secant updates
+            # from rejected trials changed J since (a far, failed trial can
+            # wreck it and with it the radius or lm's scaling): go on once per
+            # point with the finite-difference J, which costs nothing.
+            if self._restored_at != self._fresh_at and self._tried_fresh_at != self._fresh_at:
+                self.J = self._J_fresh.copy()
+                self._restored_at = self._fresh_at
+                return True
             return False
         if (self._fresh_at is not None
                 and self.distance_since_full <= 1e-6 * (1.0 + np.linalg.norm(x))):
@@ -154,6 +261,75 @@ class BroydenJacobian:
         self._refresh_due = True
         self._full_refresh_due = True
         return True
+
+    # -- multiple secant conditions -----------------------------------------
+    def _secant_conditions(self, x, f, s, y, x_size):
+        """The newest secant pair and earlier trial points, seen from x.
+
+        Broyden's update makes J exact along the newest step only and spoils
+        the earlier secant equations a little each time. Keeping the earlier
+        trial points as conditions J (x_t - x) = f_t - f, as long as their
+        steps are well spread (each with a part of at least `memory_angle`
+        outside the span of those kept before it) and close (within
+        `memory_distance` times the newest step), makes J a linear
+        interpolation model of the residuals through these points: the
+        model DFO-LS keeps (Cartis, Fiala, Marteau & Roberts, "Improving the
+        flexibility and robustness of model-based derivative-free optimization
+        solvers", ACM TOMS 45(3), 2019), or Broyden's method with the
+        projected updates of Gay & Schnabel (1978)."""
+        root_w = np.sqrt(self.weight)
+        u_new = root_w * s
+        cols_s, cols_y = [s], [y]
+        basis = [u_new / np.linalg.norm(u_new)]
+        limit = self.options["memory_distance"] * np.linalg.norm(u_new)
+        keep = self.options["secant_memory"]
+        for xt, ft in reversed(self.points):
+            if len(cols_s) > keep:
+                break
+            st = xt - x
+            ut = root_w * st
+            size = np.linalg.norm(ut)
+            if size <= 1e-7 * x_size or size > limit:
+                continue
+            B = np.array(basis).T
+            outside = ut - B.dot(B.T.dot(ut))
+            if np.linalg.norm(outside) < self.options["memory_angle"] * size:
+                continue
+            basis.append(outside / np.linalg.norm(outside))
+            cols_s.append(st)
+            cols_y.append(ft - f)
+        return np.array(cols_s).T, np.array(cols_y).T
+
+    def _secant_update(self, S, Y):
+        """Least change to J (scaled Frobenius norm) with J S = Y."""
+        W = self.weight[:, None] * S                 # W S
+        G = S.T.dot(W)                               # S^T W S
+        R = Y - self.J.dot(S)
+        coef = np.linalg.solve(G, W.T)               # (S^T W S)^-1 S^T W
+        self.J += R.dot(coef)
+
+    def _begin_restart(self):
+        self.restarts += 1
+        self.trials_since_restart = 0
+        # New points for the new differences (a deterministic noisy function
+        # would give the same ones again): alternate the side, and from the
+        # second restart on halve the step.
+        self.restart_factor = (-1.0 if self.restarts % 2 else 1.0) * (
+            0.5 if self.restarts > 1 else 1.0)
+        self._full_refresh_due = True
+
+    def _noisy(self):
+        noise = getattr(self.fd, "noise", None)
+        return noise is not None and noise > 1e-10
+
+    def take_refresh_notice(self):
+        """Driver hook, once after a refresh: the fraction of the radius before
+        its latest shrinks to return to (0: none; see driver._after_refresh)."""
+        notice, self._refresh_notice = self._refresh_notice, False
+        restart, self._restart_notice = self._restart_notice, False
+        if restart:
+            return 1.0      # back to the radius the restart began with
+        return self.options["radius_restore"] if notice else 0.0
 
     # -- refresh policy ----------------------------------------------------
     def _policy_says_refresh(self):
@@ -174,18 +350,35 @@ class BroydenJacobian:
         return np.flatnonzero(outside > self.options["explored_threshold"])
 
     def _refresh(self, x, f, all_columns=False):
+        if self._noisy():
+            self.fd.step_factor = self.restart_factor
         if self.J is not None:
             self.fd.previous = self.J      # failed FD columns keep these
         cols = None
-        if (not all_columns and not self._full_refresh_due and self.options["partial_refresh"]
-                and self.fd.pattern is None):
+        # A second refresh at the same point is a full one.
+        partial = self.options["partial_refresh"]
+        if partial is None:
+            partial = self._noisy()
+        if (not all_columns and not self._full_refresh_due and partial
+                and self.fd.pattern is None
+                and self._partial_at != np.asarray(x, dtype=float).tobytes()):
             unexplored = self._unexplored_columns()
             if 0 < unexplored.size < self.n:
                 cols = unexplored
         if cols is None:
-            self.J = np.asarray(self.fd.jacobian(x, f), dtype=float)
+            J_new = np.asarray(self.fd.jacobian(x, f), dtype=float)
+            here = np.asarray(x, dtype=float).tobytes()
+            if (self._noisy() and self._full_at == here
+                    and self._full_factor == -self.fd.step_factor and not self.fd.frozen.size):
+                # A restart at the point of the last full refresh, with the
+                # opposite step: the mean of the two is the central difference
+                # (truncation O(h^2), noise averaged over two differences).
+                J_new = 0.5 * (J_new + self._J_fresh)
+            self._full_at, self._full_factor = here, self.fd.step_factor
+            self.J = J_new
             self.columns_refreshed += self.n
             self._fresh_at = np.asarray(x, dtype=float).tobytes()
+            self._J_fresh = self.J.copy()
             self.updates_since_full = 0
             self.distance_since_full = 0.0
         else:
@@ -193,6 +386,12 @@ class BroydenJacobian:
             self.columns_refreshed += cols.size
         self.refreshes += 1
         self.n_evaluations += 1
+        here = np.asarray(x, dtype=float).tobytes()
+        # Once per point: a second refresh here means the radius, not the
+        # model, is the problem now.
+        self._refresh_notice = self._noticed_at != here
+        self._noticed_at = here
+        self._partial_at = None if cols is None else here
         self._refresh_due = False
         self._full_refresh_due = False
         self._reset_counters()

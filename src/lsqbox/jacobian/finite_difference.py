@@ -101,6 +101,8 @@ class FiniteDifferenceJacobian:
             self.sparse_output_type = sparse_output_type
         self.n_groups = int(self.groups.max()) + 1 if n else 0
         self.previous = None
+        # Broyden's noisy restarts set it to -1, +-0.5 (new points); 1.0 otherwise.
+        self.step_factor = 1.0
         self.frozen = np.zeros(0, dtype=int)
         self.frozen_reasons = []
         self.n_evaluations = 0
@@ -109,7 +111,8 @@ class FiniteDifferenceJacobian:
     def _absolute_step(self, x):
         nonnegative = x >= 0                 # the step points away from zero
         abs_x = np.abs(x)
-        default = self.eps_r * np.maximum(abs_x, self.typical)
+        # step_factor: 1 except in Broyden's noisy restarts (-1, +-0.5: new points)
+        default = self.eps_r * self.step_factor * np.maximum(abs_x, self.typical)
         default = np.where(nonnegative, default, -default)
         if self.diff_step is None:
             h = default

@@ -1,0 +1,134 @@
+"""Unit tests for the mw-broyden additions: multiple secant conditions, the
+noisy restarts, the refresh notice for the driver, and the noise estimate at
+zero residuals."""
+import numpy as np
+import pytest
+
+from lsqbox import least_squares
+from lsqbox.jacobian.broyden import BroydenJacobian
+from lsqbox.noise import MAX_LEVEL, _sigma_from_table, estimate_noise
+
+
+class _NoFD:
+    pattern = None
+    noise = None
+    eps_r = 1.5e-8
+    step_factor = 1.0
+
+
+def _source(n=3):
+    src = BroydenJacobian(_NoFD(), n, np.ones(n))
+    src.J = np.zeros((2, n))
+    return src
+
+
+def test_earlier_secant_conditions_are_kept():
+    # f(x) = A x: after steps along e0 and e1 from the same point, plain
+    # Broyden would have spoiled the first condition; the kept one holds.
+    A = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    src = _source()
+    x = np.zeros(3)
+    f = A @ x
+    for step in (np.array([1.0, 0, 0]), np.array([0.3, 1.0, 0])):
+        src.observe(x, f, x + step, A @ (x + step))
+    np.testing.assert_allclose(src.J @ [1.0, 0, 0], A @ [1.0, 0, 0], atol=1e-12)
+    np.testing.assert_allclose(src.J @ [0.3, 1.0, 0], A @ [0.3, 1.0, 0], atol=1e-12)
+    # Without memory only the newest one holds.
+    plain = _source()
+    plain.options["secant_memory"] = 0
+    for step in (np.array([1.0, 0, 0]), np.array([0.3, 1.0, 0])):
+        plain.observe(x, f, x + step, A @ (x + step))
+    assert np.abs(plain.J @ [1.0, 0, 0] - A @ [1.0, 0, 0]).max() > 0.1
+
+
+def test_far_or_parallel_points_are_not_kept():
+    src = _source()
+    x = np.zeros(3)
+    S, _ = src._secant_conditions(x, np.zeros(2), np.array([1.0, 0, 0]), np.zeros(2), 1.0)
+    assert S.shape == (3, 1)
+    src.points = [(np.array([100.0, 0, 1]), np.zeros(2)),      # too far (> 10 |s|)
+                  (np.array([2.0, 0.01, 0]), np.zeros(2)),     # parallel to s
+                  (np.array([0.0, 1.0, 0]), np.zeros(2))]      # kept
+    S, _ = src._secant_conditions(x, np.zeros(2), np.array([1.0, 0, 0]), np.zeros(2), 1.0)
+    assert S.shape == (3, 2)
+    np.testing.assert_array_equal(S[:, 1], [0.0, 1.0, 0])
+
+
+def test_wild_trial_makes_no_update():
+    src = _source()
+    x = np.zeros(3)
+    f = np.array([1.0, 1.0])
+    src.observe(x, f, np.array([1.0, 0, 0]), np.array([1e3, 0.0]))
+    np.testing.assert_array_equal(src.J, 0.0)
+    assert src.updates == 0
+
+
+def test_refresh_notice_is_given_once_and_carries_the_fraction():
+    src = _source()
+    src._refresh_notice = True
+    assert src.take_refresh_notice() == src.options["radius_restore"] == 0.25
+    assert src.take_refresh_notice() == 0.0
+
+
+def test_noise_estimate_skips_zero_residuals():
+    # Residual 0 is exactly zero at x and stays zero: no relative level.
+    def fun(x):
+        return np.array([0.0 * x[0], 1.0 + 1e-3 * np.sin(1e6 * x[0])])
+
+    from lsqbox.problem import Problem
+    from lsqbox.executor import open_executor
+    from lsqbox.api import BoundFunction
+    x0 = np.array([0.3, 0.2])
+    with open_executor(None, None) as ex:
+        problem = Problem(BoundFunction(fun, (), {}), ex)
+        f0 = problem.evaluate_initial(x0)
+        level = estimate_noise(problem, x0, f0, np.full(2, -np.inf), np.full(2, np.inf))
+    assert np.isfinite(level) and level <= MAX_LEVEL
+
+
+def test_sigma_of_a_smooth_table_is_none():
+    assert _sigma_from_table(np.arange(9.0) ** 2) is None
+
+
+class _RelNoise:
+    """Rosenbrock (plus a constant residual) with 1e-3 relative noise from a seeded stream (new noise at
+    every call, as in the Moré-Wild benchmark)."""
+
+    def __init__(self, seed=0):
+        self.rng = np.random.default_rng(seed)
+        self.calls = 0
+
+    def __call__(self, x):
+        self.calls += 1
+        # A third, constant residual keeps the noise alive at the solution.
+        f = np.array([10.0 * (x[1] - x[0] ** 2), 1.0 - x[0], 1.0])
+        return f * (1.0 + 1e-3 * self.rng.standard_normal(3))
+
+
+@pytest.mark.parametrize("method", ["trf", "lm"])
+def test_noisy_solve_spends_the_budget_and_reports_its_verdict(method):
+    fun = _RelNoise()
+    res = least_squares(fun, [-1.2, 1.0], jac="broyden", method=method, noise=1e-3,
+                        max_nfev=300)
+    assert fun.calls >= 300 - 3           # restarts used the budget
+    assert res.status > 0 and "restart" in res.message
+    # Within the noise of the optimum: f's noise has std ~2e-3 here, and
+    # Rosenbrock's valley is flat (measured: 7.6e-4 with trf, 4.0e-5 with lm, above f*).
+    x = res.x
+    excess = (10.0 * (x[1] - x[0] ** 2)) ** 2 + (1.0 - x[0]) ** 2
+    assert excess <= 5e-3, (res.x, excess)
+
+
+def test_smooth_solve_does_not_restart():
+    fun = _RelNoise()
+    fun.rng = np.random.default_rng(0)
+    calls = []
+
+    def smooth(x):
+        calls.append(1)
+        return np.array([10.0 * (x[1] - x[0] ** 2), 1.0 - x[0]])
+
+    res = least_squares(smooth, [-1.2, 1.0], jac="broyden", max_nfev=300)
+    assert res.status > 0 and "restart" not in res.message
+    assert len(calls) < 100
+    np.testing.assert_allclose(res.x, [1.0, 1.0], atol=1e-8)
