@@ -256,4 +256,4 @@ def _strategy(opts, tr_solver, x0):
                           "for 'dogbox' method.", stacklevel=3)
             tr_options = {k: v for k, v in tr_options.items() if k != "regularize"}
         return DogboxStrategy(opts.lb, opts.ub, tr_solver, tr_options, x0)
-    return TRFStrategy(opts.lb, opts.ub, tr_solver, tr_options)
+    return TRFStrategy(opts.lb, opts.ub, tr_solver, tr_options, bounded=opts.bounded)

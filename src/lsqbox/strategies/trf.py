@@ -45,10 +45,10 @@ __all__ = ["TRFStrategy"]
 class TRFStrategy(TrustRegionRules):
     """Trust Region Reflective steps (see the module docstring)."""
 
-    def __init__(self, lb, ub, tr_solver, tr_options):
+    def __init__(self, lb, ub, tr_solver, tr_options, bounded=None):
         self.lb = lb
         self.ub = ub
-        self.bounded = has_bounds(lb, ub)
+        self.bounded = has_bounds(lb, ub) if bounded is None else bounded
         self.tr_solver = tr_solver
         options = dict(tr_options)
         self.regularize = options.pop("regularize", True)
@@ -60,8 +60,11 @@ class TRFStrategy(TrustRegionRules):
 
     # -- once per problem -------------------------------------------------
     def initial_radius(self, lin):
-        v, _ = self._scaling(lin)
-        Delta = norm2(lin.x * lin.scale_inv / v ** 0.5)
+        if self.bounded:
+            v, _ = self._scaling(lin)
+            Delta = norm2(lin.x * lin.scale_inv / v ** 0.5)
+        else:
+            Delta = norm2(lin.x * lin.scale_inv)
         return Delta if Delta != 0 else 1.0
 
     # -- once per accepted point -------------------------------------------
