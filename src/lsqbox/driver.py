@@ -329,6 +329,9 @@ class _Loop:
         those shrinks (as after evaluation failures, see _FailureLog)."""
         if self.refresh_notice is None:
             return
+        if getattr(self.jacobian, "restarting", False) and hasattr(self.strategy, "restart"):
+            # A noisy restart: the strategy's state starts afresh (lm only).
+            self.strategy.restart(self.it.linearization())
         fraction = self.refresh_notice()
         if not fraction:
             return

@@ -132,3 +132,56 @@ def test_smooth_solve_does_not_restart():
     assert res.status > 0 and "restart" not in res.message
     assert len(calls) < 100
     np.testing.assert_allclose(res.x, [1.0, 1.0], atol=1e-8)
+
+
+# -- lm starts its scaling afresh at a noisy restart (branch mw-broyden-2) ------
+def _lin(J):
+    from lsqbox.strategies import Linearization
+    n = J.shape[1]
+    f = np.ones(J.shape[0])
+    return Linearization(np.zeros(n), f, J, J.T.dot(f), np.ones(n), np.ones(n))
+
+
+def test_lm_restart_resets_scaling_and_parameter():
+    from lsqbox.strategies.lm import LMStrategy
+    lm = LMStrategy("jac")
+    lm.initial_radius(_lin(np.array([[300.0, 0.0, 1.0], [400.0, 0.0, 0.0]])))
+    np.testing.assert_array_equal(lm.diag, [500.0, 1.0, 1.0])
+    lm.par = 7.5
+    # A noisy Jacobian inflated the first column once; the running maximum
+    # would keep 500 for good, the restart takes the new column norms.
+    lm.restart(_lin(np.array([[3.0, 0.0, 2.0], [4.0, 0.0, 0.0]])))
+    np.testing.assert_array_equal(lm.diag, [5.0, 1.0, 2.0])
+    assert lm.par == 0.0
+
+
+def test_lm_restart_keeps_a_fixed_scale():
+    from lsqbox.strategies.lm import LMStrategy
+    lm = LMStrategy(np.array([2.0, 4.0]))
+    lm.par = 3.0
+    lm.restart(_lin(np.array([[30.0, 1.0], [40.0, 0.0]])))
+    np.testing.assert_array_equal(lm.diag, [0.5, 0.25])
+    assert lm.par == 0.0
+
+
+@pytest.mark.parametrize("noise, expected", [(1e-3, True), (None, False)])
+def test_driver_calls_lm_restart_only_at_noisy_restarts(monkeypatch, noise, expected):
+    from lsqbox.strategies.lm import LMStrategy
+    seen = []
+    original = LMStrategy.restart
+
+    def spy(self, lin):
+        original(self, lin)
+        seen.append((self.diag.copy(), np.sqrt((lin.J ** 2).sum(axis=0))))
+
+    monkeypatch.setattr(LMStrategy, "restart", spy)
+    fun = _RelNoise()
+    res = least_squares(fun, [-1.2, 1.0], jac="broyden", method="lm", noise=noise,
+                        max_nfev=300)
+    assert bool(seen) is expected
+    if expected:
+        # Measured on this stream: 55 restarts, all at the noise level.
+        assert res.status > 0 and "restart" in res.message
+        assert 40 <= len(seen) <= res.nfev // 3
+        for diag, acnorm in seen:
+            np.testing.assert_array_equal(diag, np.where(acnorm == 0, 1.0, acnorm))

@@ -322,6 +322,16 @@ class BroydenJacobian:
         noise = getattr(self.fd, "noise", None)
         return noise is not None and noise > 1e-10
 
+    @property
+    def restarting(self):
+        """Driver hook, read before `take_refresh_notice`: True right after a
+        noisy restart at the noise level (updated()). A restart is a new start
+        (DFO-LS's soft restart re-initializes its model and radius, Cartis et
+        al. 2019), so a strategy with state learned from the earlier, noisy
+        Jacobians (lm's scaling D, MINPACK's running maximum of the column
+        norms, and its LM parameter) starts that state afresh too."""
+        return self._restart_notice
+
     def take_refresh_notice(self):
         """Driver hook, once after a refresh: the fraction of the radius before
         its latest shrinks to return to (0: none; see driver._after_refresh)."""

@@ -53,6 +53,19 @@ class LMStrategy:
         Delta = FACTOR * norm2(self.diag * lin.x)
         return Delta if Delta != 0 else FACTOR
 
+    def restart(self, lin):
+        """Broyden's noisy restarts only (driver._after_refresh): D and the LM
+        parameter start afresh from the new Jacobian, as at the first iteration
+        of lmder. D is MINPACK's running maximum of the column norms; with
+        noisy finite differences (new steps at every restart) the noise-inflated
+        column norms would accumulate in it for good and distort every later
+        step. (A restart through `refine` already gets a new D, from
+        `initial_radius`.)"""
+        if self.adaptive:
+            acnorm = column_norms(lin.J)
+            self.diag = np.where(acnorm == 0, 1.0, acnorm)
+        self.par = 0.0
+
     # -- once per accepted point ---------------------------------------------
     def _factor(self, lin):
         if self._factors_for is lin.J:
