@@ -84,8 +84,11 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
         goes stale (see `lsqbox.jacobian.broyden`). ``max_nfev`` then counts
         every call of ``fun``.
     jac_options : dict
-        Options of the Broyden source: max_updates, poor_ratio, poor_steps,
-        radius_shrinks, partial_refresh, explored_threshold.
+        Options of the Broyden source (defaults in
+        ``lsqbox.jacobian.broyden.DEFAULT_OPTIONS``): max_updates, poor_ratio,
+        poor_steps, radius_shrinks, partial_refresh, explored_threshold,
+        radius_restore, noise_restarts, secant_memory, memory_angle,
+        memory_distance.
     noise : None, 'auto' or float
         Relative noise level of the residuals. 'auto' estimates it at x0 from
         8 extra evaluations (a difference table, Moré & Wild's ECnoise); the

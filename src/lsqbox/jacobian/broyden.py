@@ -29,7 +29,7 @@ already (Powell's idea of keeping "well-poised" directions, in a simple form).
 Measured on the Moré-Wild set this pays with noisy residuals only, so by
 default (``partial_refresh=None``) it is used only then.
 
-Additions (branch mw-broyden, measured on benchmarks/more_wild):
+Beyond the plain update (each measured on benchmarks/more_wild, see docs/benchmarks.md):
 
 * multiple secant conditions: earlier trial points near x stay satisfied
   (``_secant_conditions``; DFO-LS's interpolation model, Gay-Schnabel's
@@ -48,7 +48,10 @@ Additions (branch mw-broyden, measured on benchmarks/more_wild):
   full finite-difference J (alternating sides, so two in a row at the same
   point average to a central difference), also when a poor step is shorter
   than the finite-difference step (the radius has reached the noise level).
-  The result reports the first convergence verdict and the restarts.
+  The result reports the first convergence verdict and the restarts; with
+  method='lm' a restart also resets MINPACK's scaling and the LM parameter
+  (``restarting``; the noisy finite differences inflated the running maximum
+  of the column norms).
 """
 import numpy as np
 
