@@ -89,6 +89,24 @@ def _without_step_tolerances(status):
     return None if status in STEP_TOLERANCES else status
 
 
+def _flat_within_ftol(trial, verdict, cost, ftol):
+    """MINPACK's ftol test (lmder: |actred| <= ftol and prered <= ftol, relative
+    to the cost), for sources that opt in (jac='broyden'): the model predicts
+    less than ftol and the function changed by less than that, so further
+    steps cannot gain a relevant decrease. Without it a trust-region method
+    at a minimum of a function that is flat at the ftol level (outputs
+    printed with a few digits, as external programs do) shrinks the radius
+    trial by trial until xtol, each trial a run. Convergence is then still
+    confirmed by the source (a fresh Jacobian, see `refine`)."""
+    predicted = trial.predicted_reduction
+    if predicted is None or ftol <= 0:
+        return None
+    bound = ftol * cost
+    if predicted <= bound and abs(verdict.actual_reduction) <= bound:
+        return Status.FTOL
+    return None
+
+
 def _gradient(J, f):
     if type(J) is np.ndarray:
         return J.T.dot(f)           # as SciPy computes it (same rounding)
@@ -197,6 +215,7 @@ class _Loop:
         self.actual_reduction = None
         self.Delta_before_shrinks = None     # secant sources only, see _after_refresh
         self.refresh_notice = getattr(jacobian, "take_refresh_notice", None)
+        self.flat_model_stops = getattr(jacobian, "flat_model_stops", False)
 
     # -- the story ------------------------------------------------------------
     def solve(self, x0, f0, J0=None):
@@ -285,6 +304,8 @@ class _Loop:
         if self.settings.verbose == 2:
             self.step_norm = norm2(trial.step)
         self.status, self.Delta = self.failures.evaluable(verdict, verdict.Delta)
+        if self.status is None and self.flat_model_stops:
+            self.status = _flat_within_ftol(trial, verdict, self.it.cost, self.settings.ftol)
         self.jacobian.observe(self.it.x, self.it.f_true, trial.x_new, f_new,
                               ratio=verdict.ratio, shrunk=verdict.Delta < Delta_old)
         if self.Delta < Delta_old:

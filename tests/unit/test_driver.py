@@ -732,3 +732,46 @@ def test_a_given_first_jacobian_is_used_at_x0_and_not_recomputed():
     source2 = FakeJacobian(line_jac)
     run(problem2, source2, FakeStrategy(), make_loss("linear", 1.0), x0, f02, settings())
     assert len(source2.calls) == len(source.calls) + 1
+
+
+# ---- MINPACK's ftol for sources that opt in (jac='broyden') ---------------------------
+def test_flat_within_ftol_is_minpacks_test_relative_to_the_cost():
+    from lsqbox.driver import _flat_within_ftol
+    trial = Trial(x_new=np.zeros(1), step=np.zeros(1), step_h_norm=0.0,
+                  predicted_reduction=5e-9, tr_hit=None)
+    flat = Verdict(accepted=False, Delta=1.0, status=None, actual_reduction=-4e-9, ratio=-0.8)
+    assert _flat_within_ftol(trial, flat, 1.0, 1e-8) == Status.FTOL
+    steep = Verdict(accepted=False, Delta=1.0, status=None, actual_reduction=-4e-7, ratio=-80)
+    assert _flat_within_ftol(trial, steep, 1.0, 1e-8) is None
+    trial.predicted_reduction = 2e-8                    # the model still expects more
+    assert _flat_within_ftol(trial, flat, 1.0, 1e-8) is None
+    assert _flat_within_ftol(trial, flat, 100.0, 1e-8) == Status.FTOL   # relative to cost
+    assert _flat_within_ftol(trial, flat, 1.0, 0.0) is None             # ftol disabled
+    trial.predicted_reduction = None                    # lm: its own (MINPACK's) test
+    assert _flat_within_ftol(trial, flat, 1.0, 1e-8) is None
+
+
+def quantized(x):
+    """A nonzero-residual problem whose outputs are printed with 6 decimals, as
+    an external program's: flat at the 1e-6 level around its minimum."""
+    return np.round(np.array([np.exp(0.3 * x[0]) - 2.0, 1.0 + 0.2 * np.sin(x[0])]), 6)
+
+
+def quantized_jac(x):
+    return np.array([[0.3 * np.exp(0.3 * x[0])], [0.2 * np.cos(x[0])]])
+
+
+def test_a_source_that_opts_in_stops_on_a_flat_function_instead_of_shrinking_to_xtol():
+    results = {}
+    for opt_in in (False, True):
+        x0 = np.array([0.0])
+        problem, f0 = make_problem(quantized, x0)
+        source = FakeJacobian(quantized_jac)
+        source.flat_model_stops = opt_in
+        results[opt_in] = run(problem, source, FakeStrategy(radius=0.5),
+                              make_loss("linear", 1.0), x0, f0,
+                              settings(ftol=1e-8, xtol=1e-12, gtol=0.0))
+    assert results[False].status == Status.XTOL and results[False].nfev == 23
+    assert results[True].status == Status.FTOL and results[True].nfev == 15
+    assert_allclose(results[True].x, results[False].x, rtol=1e-12)
+    assert_allclose(results[True].x, [2.76243665], rtol=1e-8)

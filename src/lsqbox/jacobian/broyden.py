@@ -87,6 +87,10 @@ class BroydenJacobian:
         Overrides of `DEFAULT_OPTIONS`.
     """
 
+    # The driver's MINPACK-style ftol stop (driver._flat_within_ftol): a
+    # converged expensive solve does not spend runs shrinking the radius.
+    flat_model_stops = True
+
     def __init__(self, fd, n, x_scale, options=None):
         unknown = set(options or {}) - set(DEFAULT_OPTIONS)
         if unknown:
