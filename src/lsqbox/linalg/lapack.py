@@ -15,20 +15,42 @@ _GELSD = {}
 _GEQP3 = {}
 
 
+def _prepared(cache, A, prepare):
+    """``prepare(A)`` (routines and workspace sizes) once per shape of A."""
+    entry = cache.get(A.shape)
+    if entry is None:
+        if len(cache) > 256:          # a long session with many shapes
+            cache.clear()
+        entry = cache[A.shape] = prepare(A)
+    return entry
+
+
+def _prepare_gesdd(A):
+    gesdd, gesdd_lwork = get_lapack_funcs(("gesdd", "gesdd_lwork"), (A,))
+    work, info = gesdd_lwork(A.shape[0], A.shape[1], compute_uv=1, full_matrices=0)
+    return gesdd, max(1, int(np.real(work)))
+
+
+def _prepare_gelsd(A):
+    gelsd, gelsd_lwork = get_lapack_funcs(("gelsd", "gelsd_lwork"), (A,))
+    work, iwork, info = gelsd_lwork(A.shape[0], A.shape[1], 1, -1)
+    return gelsd, max(1, int(np.real(work))), max(1, int(iwork))
+
+
+def _prepare_geqp3(A):
+    m, n = A.shape
+    geqp3, orgqr = get_lapack_funcs(("geqp3", "orgqr"), (A,))
+    lwork_qr = int(np.real(geqp3(A, lwork=-1)[3][0]))
+    lwork_q = int(np.real(orgqr(np.zeros((m, n), order="F"), np.zeros(n), lwork=-1)[1][0]))
+    return geqp3, max(1, lwork_qr), orgqr, max(1, lwork_q)
+
+
 def svd_thin(A):
     """Thin SVD: LAPACK's gesdd called directly (the wrappers of numpy and
     scipy.linalg cost more than the factorization itself on the small
     matrices of curve fitting), the slower but sturdier gesvd if it fails."""
     A = np.asarray(A, dtype=float)
-    key = A.shape
-    if key not in _GESDD:
-        if len(_GESDD) > 256:          # a long session with many shapes
-            _GESDD.clear()
-        gesdd, gesdd_lwork = get_lapack_funcs(("gesdd", "gesdd_lwork"), (A,))
-        work, info = gesdd_lwork(A.shape[0], A.shape[1], compute_uv=1, full_matrices=0)
-        lwork = max(1, int(np.real(work)))
-        _GESDD[key] = (gesdd, lwork)
-    gesdd, lwork = _GESDD[key]
+    gesdd, lwork = _prepared(_GESDD, A, _prepare_gesdd)
     U, s, Vt, info = gesdd(A, compute_uv=True, lwork=lwork, full_matrices=False)
     if info == 0:
         return U, s, Vt
@@ -44,14 +66,7 @@ def lstsq_min_norm(A, b):
     numpy's ``lstsq(A, b, rcond=-1)``), called directly for the same reason."""
     A = np.asarray(A, dtype=float)
     m, n = A.shape
-    key = A.shape
-    if key not in _GELSD:
-        if len(_GELSD) > 256:
-            _GELSD.clear()
-        gelsd, gelsd_lwork = get_lapack_funcs(("gelsd", "gelsd_lwork"), (A,))
-        work, iwork, info = gelsd_lwork(m, n, 1, -1)
-        _GELSD[key] = (gelsd, max(1, int(np.real(work))), max(1, int(iwork)))
-    gelsd, lwork, liwork = _GELSD[key]
+    gelsd, lwork, liwork = _prepared(_GELSD, A, _prepare_gelsd)
     if m < n:                        # gelsd's right-hand side has max(m, n) rows
         b = np.concatenate((b, np.zeros(n - m)))
     x, _, _, info = gelsd(A, b, lwork, liwork, -1)
@@ -69,16 +84,7 @@ def qr_pivoted_qtf(A, f):
     are those of ``qr(A, mode='economic', pivoting=True)`` to the last bit."""
     A = np.asarray(A, dtype=float)
     m, n = A.shape
-    key = A.shape
-    if key not in _GEQP3:
-        if len(_GEQP3) > 256:
-            _GEQP3.clear()
-        geqp3, orgqr = get_lapack_funcs(("geqp3", "orgqr"), (A,))
-        lwork_qr = int(np.real(geqp3(A, lwork=-1)[3][0]))
-        lwork_q = int(np.real(orgqr(np.zeros((m, n), order="F"), np.zeros(n),
-                                    lwork=-1)[1][0]))
-        _GEQP3[key] = (geqp3, max(1, lwork_qr), orgqr, max(1, lwork_q))
-    geqp3, lwork_qr, orgqr, lwork_q = _GEQP3[key]
+    geqp3, lwork_qr, orgqr, lwork_q = _prepared(_GEQP3, A, _prepare_geqp3)
     qr, jpvt, tau, _, info = geqp3(A, lwork_qr)
     if info != 0:
         raise np.linalg.LinAlgError(f"LAPACK geqp3 failed (info={info})")
