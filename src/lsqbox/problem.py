@@ -105,14 +105,7 @@ class Problem:
 
     def evaluate(self, x, purpose):
         """Residuals at one point, or a `Failure`."""
-        if self.inline and self.cache is None:
-            # The common case, kept short: called here, no batch to assemble.
-            f = self._check(x, self.guarded(x), purpose)
-            self.counts[purpose] += 1
-            if self.observers:
-                self._notify(purpose, [x], [f])
-            return f
-        return self.evaluate_many([x], purpose)[0]
+        return self.evaluate_many((x,), purpose)[0]
 
     def evaluate_many(self, xs, purpose):
         """Residuals at several points, run as one batch; failures as `Failure`.
