@@ -160,6 +160,10 @@ def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale
         if m == 0 or n == 0:
             return _degenerate_result(x0, f0, J0, problem, jacobian), None
         strategy = _strategy(opts, tr_solver, x0)
+        if opts.method == "trf" and isinstance(jacobian, BroydenJacobian):
+            # Every trial is a run: MINPACK's radius after a poor step
+            # (strategies/rules.py); SciPy's rule for every other jac.
+            strategy.interpolated_shrink = jacobian.interpolated_shrink
         # lm keeps its own scaling (MINPACK's diag); the driver's is unused.
         driver_scale = np.ones(n) if opts.method == "lm" else opts.x_scale
         settings = driver.Settings(ftol=opts.ftol, xtol=opts.xtol, gtol=opts.gtol,

@@ -252,7 +252,13 @@ KNOWN_FAILURES = {"bounded-osborne1_bounded-dogbox"}
 # is flat to 1e-14 relative over x changes of 5e-6 there (measured: Broyden
 # stops by ftol 5.4e-6 from the reference with cost 9.390981504e-05, 2-point
 # by gtol at 6.7e-8 with 9.390981503e-05). x is determined to ~1e-5 only.
-X_RTOL_OVERRIDE = {"bounded-powell_singular_bounded-trf": 1e-5}
+# soft_l1-bard_bounded-trf: with MINPACK's radius after poor steps (trf,
+# smooth; jacobian/broyden.py) Broyden stops by gtol after 34 evaluations with
+# a fresh Jacobian (optimality 5.9e-10 <= 1e-8), 1.3e-5 from the reference with
+# the cost equal to 7e-10 relative (9.208014237e-04 vs ...231e-04): the robust
+# cost is that flat there; 2-point lands 1.2e-6 off (tolerance 10x that).
+X_RTOL_OVERRIDE = {"bounded-powell_singular_bounded-trf": 1e-5,
+                   "soft_l1-bard_bounded-trf": 3e-5}
 
 
 def _ids_with_known_failures():

@@ -185,3 +185,52 @@ def test_driver_calls_lm_restart_only_at_noisy_restarts(monkeypatch, noise, expe
         assert 40 <= len(seen) <= res.nfev // 3
         for diag, acnorm in seen:
             np.testing.assert_array_equal(diag, np.where(acnorm == 0, 1.0, acnorm))
+
+
+# -- trf with Broyden: MINPACK's radius after a poor step (smooth only) -------
+def _strategy_flag(monkeypatch, **kwargs):
+    from lsqbox import api
+    seen = {}
+    real = api.driver.run
+
+    def spy(problem, jacobian, strategy, *args, **kw):
+        seen["flag"] = strategy.interpolated_shrink
+        return real(problem, jacobian, strategy, *args, **kw)
+
+    monkeypatch.setattr(api.driver, "run", spy)
+    fun = _RelNoise() if kwargs.get("noise") else (lambda x: np.array([x[0] - 1.0, x[1]]))
+    least_squares(fun, [0.5, 0.5], max_nfev=30, **kwargs)
+    return seen["flag"]
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    (dict(jac="broyden"), True),
+    (dict(jac="broyden", noise=1e-3), False),
+    (dict(jac="broyden", jac_options={"interpolated_shrink": False}), False),
+    (dict(jac="broyden", noise=1e-3, jac_options={"interpolated_shrink": True}), True),
+    (dict(jac="2-point"), False),
+    (dict(jac="broyden", method="dogbox"), False),
+])
+def test_interpolated_shrink_is_on_for_smooth_broyden_trf_only(monkeypatch, kwargs,
+                                                               expected):
+    assert _strategy_flag(monkeypatch, **kwargs) is expected
+
+
+@pytest.mark.parametrize("name, before, after", [
+    # measured: nfev with SciPy's quarter of the step -> with MINPACK's rule
+    ("freudenstein_roth", 202, 64),     # was out of budget (status 0), now ftol
+    ("watson", 73, 62),
+    ("bard", 21, 16),
+])
+def test_interpolated_shrink_saves_runs(name, before, after):
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "behavior"))
+    import problems
+    p = problems.get(name)
+    old = least_squares(p.fun, p.x0.copy(), jac="broyden",
+                        jac_options={"interpolated_shrink": False})
+    new = least_squares(p.fun, p.x0.copy(), jac="broyden")
+    assert (old.nfev, new.nfev) == (before, after)
+    assert new.status > 0
+    assert new.cost <= old.cost * (1 + 1e-8) + 1e-12

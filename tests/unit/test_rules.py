@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from lsqbox.strategies import Trial
-from lsqbox.strategies.rules import TrustRegionRules, Verdict, update_radius
+from lsqbox.strategies.rules import (TrustRegionRules, Verdict, interpolated_shrink,
+                                     update_radius)
 from lsqbox.termination import Status
 
 
@@ -112,3 +113,36 @@ def test_judge_tolerance_keeps_radius_and_skips_hook():
 def test_bound_hit_is_abstract():
     with pytest.raises(NotImplementedError):
         TrustRegionRules().bound_hit(None, 1.0)
+
+
+# -- MINPACK's radius after a poor step (jac='broyden', method='trf') ---------
+@pytest.mark.parametrize("args, expected", [
+    # (Delta, actual, slope, cost, cost_new, step_norm) -> Delta_new
+    ((2.0, 0.1, -2.0, 10.0, 9.9, 1.6), 0.5),         # decrease, poor: quarter of the radius
+    ((2.0, -1.0, -2.0, 10.0, 11.0, 1.6), 2.0 / 3),   # 0.5 * 2 / 3 = 1/3 of the radius
+    ((10.0, -1.0, -2.0, 10.0, 11.0, 0.5), 5.0 / 3),  # step well inside: 1/3 of 10 |step|
+    ((2.0, -50.0, -2.0, 10.0, 60.0, 1.6), 0.2),      # interpolation below 0.1: 0.1
+    ((2.0, -990.0, -2.0, 10.0, 1000.0, 1.6), 0.2),   # cost grew 100-fold: 0.1
+    ((2.0, -0.01, -2.0, 10.0, 10.01, 1.6), 0.5 * 2 / 2.01 * 2.0),  # mild increase: near 1/2
+    ((2.0, -1.0, None, 10.0, 11.0, 1.6), 0.2),       # no slope: 0.1
+    ((2.0, -1.0, 0.5, 10.0, 11.0, 1.6), 0.2),        # not a descent direction: 0.1
+])
+def test_interpolated_shrink_cases(args, expected):
+    assert interpolated_shrink(*args) == pytest.approx(expected)
+
+
+def test_judge_uses_the_interpolated_shrink_only_when_asked():
+    t = trial([3.0, 4.0], 2.0)
+    t.slope = -2.0
+    plain = Rules().judge(10.0, t, cost=10.0, cost_new=11.0, x_norm=1.0, ftol=1e-8,
+                          xtol=1e-8)
+    assert plain.Delta == 1.25                      # SciPy: a quarter of the step
+    r = Rules()
+    r.interpolated_shrink = True
+    v = r.judge(10.0, t, cost=10.0, cost_new=11.0, x_norm=1.0, ftol=1e-8, xtol=1e-8)
+    assert not v.accepted and v.ratio == plain.ratio
+    assert v.Delta == pytest.approx(10.0 / 3)       # 1/3 of min(10, 10 * 5)
+    assert r.changes == [(10.0, pytest.approx(10.0 / 3))]
+    # A fair step leaves the radius to SciPy's rule either way.
+    v = r.judge(10.0, t, cost=10.0, cost_new=9.0, x_norm=1.0, ftol=1e-8, xtol=1e-8)
+    assert v.Delta == 10.0

@@ -35,3 +35,4 @@ class Trial:
     predicted_reduction: float
     tr_hit: bool
     on_bound: np.ndarray = None
+    slope: float = None       # g^T step, the model's slope along the step (trf)

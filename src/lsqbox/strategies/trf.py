@@ -165,7 +165,7 @@ class TRFStrategy(TrustRegionRules):
             x_new = make_strictly_feasible(x_new, self.lb, self.ub, rstep=0)
         return Trial(x_new=x_new, step=step, step_h_norm=norm2(step_h),
                      predicted_reduction=predicted,
-                     tr_hit=None)
+                     tr_hit=None, slope=float(self.g_h.dot(step_h)))
 
     def radius_changed(self, Delta_old, Delta_new):
         """Keep the LM parameter roughly consistent with the new radius."""
