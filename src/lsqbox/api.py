@@ -88,7 +88,8 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
         ``lsqbox.jacobian.broyden.DEFAULT_OPTIONS``): max_updates, poor_ratio,
         poor_steps, radius_shrinks, partial_refresh, explored_threshold,
         radius_restore, noise_restarts, secant_memory, memory_angle,
-        memory_distance.
+        memory_distance, interpolated_shrink (method='trf': MINPACK's radius
+        after a poor step; default on with smooth residuals, off with noise).
     noise : None, 'auto' or float
         Relative noise level of the residuals. 'auto' estimates it at x0 from
         8 extra evaluations (a difference table, Moré & Wild's ECnoise); the
