@@ -15,6 +15,7 @@ import numpy as np
 from numpy.linalg import norm
 from scipy.sparse.linalg import aslinearoperator, lsmr
 
+from ..bounds import has_bounds
 from ..linalg.dogleg import dogleg_step
 from ..linalg.lapack import lstsq_min_norm
 from ..linalg.vector import norm_inf
@@ -39,6 +40,8 @@ class DogboxStrategy(TrustRegionRules):
         self.on_bound = np.zeros_like(x0, dtype=int)
         self.on_bound[np.equal(x0, lb)] = -1
         self.on_bound[np.equal(x0, ub)] = 1
+        self.bounded = has_bounds(lb, ub)
+        self.exact_steps = tr_solver == "exact"
 
     def initial_radius(self, lin):
         Delta = norm(lin.x * lin.scale_inv, ord=np.inf)
@@ -99,7 +102,8 @@ class DogboxStrategy(TrustRegionRules):
         return Trial(x_new=x_new, step=step,
                      step_h_norm=_float64(norm_inf(step * lin.scale_inv)),
                      predicted_reduction=predicted, tr_hit=tr_hit,
-                     on_bound=on_bound_free)
+                     on_bound=on_bound_free,
+                     gauss_newton=self.tr_solver == "exact" and step_free is self.newton_step)
 
     def bound_hit(self, trial, Delta):
         return trial.tr_hit
