@@ -323,7 +323,8 @@ class _Loop:
             self.failures.recent.extend([False] * failed_attempts)
         if not isinstance(f_new, Failure):
             self.failures.recent.append(True)
-            f_new = f_new.astype(float)
+            if f_new.dtype != np.float64:
+                f_new = f_new.astype(float)
         return f_new
 
     def _failed_step(self, trial, failure):
