@@ -33,12 +33,13 @@ from .vector import norm2
 __all__ = ["LMSubproblem", "lmpar"]
 
 DWARF = np.finfo(float).tiny
+_TRTRS, = get_lapack_funcs(("trtrs",), (np.zeros((1, 1)),))   # looked up once
 
 
 def _gauss_newton(R, qtf):
     """Solution of R z = Q^T f, zeroing the trailing part after a zero pivot."""
     n = R.shape[0]
-    trtrs, = get_lapack_funcs(("trtrs",), (R,))
+    trtrs = _TRTRS if R.dtype == np.float64 else get_lapack_funcs(("trtrs",), (R,))[0]
     if R.diagonal().all():
         z, info = trtrs(R, qtf)
         if info == 0:
