@@ -27,7 +27,7 @@ import numpy as np
 from scipy.linalg import get_lapack_funcs, solve_triangular
 
 from .lapack import svd_thin
-from .subproblem import secular_sums
+from .subproblem import as_short_vectors, secular_sums
 from .vector import norm2
 
 __all__ = ["LMSubproblem", "lmpar"]
@@ -91,10 +91,11 @@ class LMSubproblem:
             self.sc = s * U.T.dot(self.qtf)
             self.Vt = Vt
             self.gnorm = norm2(self.sc)           # ||D^-1 J^T f||
+            self._sums = as_short_vectors(self.sc, self.s2)   # lists for small n
 
     def _at(self, par):
         """||D p||, ||q||^2 * ||D p||^2 (MINPACK's Newton-correction norm) at par."""
-        p2, dp = secular_sums(par, self.sc, self.s2)
+        p2, dp = secular_sums(par, *self._sums)
         return math.sqrt(p2), float(dp)
 
     def _step(self, par):
