@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .damping import GaussNewtonDamping
 from .linalg.operators import jac_scale
 from .linalg.vector import norm2
 from .problem import TRIAL, Failure
@@ -27,6 +28,8 @@ from .result import LeastSquaresResult
 __all__ = ["run", "Settings"]
 
 STEP_TOLERANCES = (Status.FTOL, Status.XTOL, Status.FTOL_AND_XTOL)
+FTOL_VERDICTS = (Status.FTOL, Status.FTOL_AND_XTOL)
+FTOL_CONFIRMATION = 1e-3      # see _Loop._ftol_confirmed
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,15 @@ def _out_of_budget(problem, settings, deadline):
 
 def _non_finite(failure):
     return failure.reason.startswith("non-finite")
+
+
+def _without_ftol(status):
+    """The verdict with its ftol part removed."""
+    if status == Status.FTOL:
+        return None
+    if status == Status.FTOL_AND_XTOL:
+        return Status.XTOL
+    return status
 
 
 def _without_step_tolerances(status):
@@ -216,6 +228,12 @@ class _Loop:
         self.Delta_before_shrinks = None     # secant sources only, see _after_refresh
         self.refresh_notice = getattr(jacobian, "take_refresh_notice", None)
         self.flat_model_stops = getattr(jacobian, "flat_model_stops", False)
+        # Secant sources (jac='broyden') have a model error of their own that
+        # the curvature along the step would mistake for the problem's; their
+        # ftol verdict needs a model that agreed well (ratio > 1/2) instead of
+        # the Gauss-Newton promise (_ftol_confirmed).
+        self.secant = self.refresh_notice is not None
+        self.damping = None if self.secant else GaussNewtonDamping()
 
     # -- the story ------------------------------------------------------------
     def solve(self, x0, f0, J0=None):
@@ -229,6 +247,8 @@ class _Loop:
             self.lin = self.it.linearization()
             self.g_norm, self.status = self.strategy.first_order_status(
                 self.lin, self.settings.gtol, self.status)
+            if self.status in FTOL_VERDICTS and not self._ftol_confirmed():
+                self.status = None if self.status == Status.FTOL else Status.XTOL
             self._report_iteration()
             if self.status is not None or self._out_of_budget():
                 if self._refined_jacobian_goes_on():
@@ -242,6 +262,22 @@ class _Loop:
         return self._result()
 
     # -- the steps of the story ---------------------------------------------------
+    def _ftol_confirmed(self):
+        """The `ftol` test judged the last step: its reduction was below
+        ftol * F with a model that agreed. On flat large-residual problems
+        that converge linearly (NIST ENSO, Thurber, MGH09) such a step comes
+        while the parameters are still wrong in the third or fourth digit; the
+        model at the new point says so: its next step promises a reduction
+        of the same order. The verdict stands when that promise is three
+        orders below ftol * F (after superlinear convergence it is many
+        orders below); otherwise the solve goes on. Strategies without the
+        measure ('lm', 'lsmr') and steps limited by the trust region or the
+        bounds keep SciPy's verdict."""
+        measure = (None if self.secant
+                   else getattr(self.strategy, "promised_reduction", None))
+        promised = None if measure is None else measure(self.lin, self.g_norm, self.Delta)
+        return promised is None or promised <= FTOL_CONFIRMATION * self.settings.ftol * self.it.cost
+
     def _refined_jacobian_goes_on(self):
         """Converged with an approximate Jacobian that cannot support the
         verdict (or the tolerances asked for): go on with a better one."""
@@ -263,8 +299,12 @@ class _Loop:
         x_norm = norm2(self.it.x)
         trial = f_new = None
         self.actual_reduction = -1.0
+        first = True
         while not self._out_of_budget():
             trial = self.strategy.propose(self.Delta)
+            if first and self.damping is not None:
+                trial = self.damping.adjust(trial, self.it.x)
+            first = False
             f_new = self._evaluate(trial)
             if isinstance(f_new, Failure):
                 if self._failed_step(trial, f_new):
@@ -283,7 +323,8 @@ class _Loop:
             self.failures.recent.extend([False] * failed_attempts)
         if not isinstance(f_new, Failure):
             self.failures.recent.append(True)
-            f_new = f_new.astype(float)
+            if f_new.dtype != np.float64:
+                f_new = f_new.astype(float)
         return f_new
 
     def _failed_step(self, trial, failure):
@@ -301,9 +342,14 @@ class _Loop:
         verdict = self.strategy.judge(self.Delta, trial, self.it.cost, cost_new, x_norm,
                                       self.settings.ftol, self.settings.xtol)
         self.actual_reduction = verdict.actual_reduction
+        if self.damping is not None:
+            self.damping.learn(trial, verdict.actual_reduction)
+            self.status = self.damping.verdict(trial, self.status)
         if self.settings.verbose == 2:
             self.step_norm = norm2(trial.step)
         self.status, self.Delta = self.failures.evaluable(verdict, verdict.Delta)
+        if self.secant and verdict.ratio <= 0.5:
+            self.status = _without_ftol(self.status)
         if self.status is None and self.flat_model_stops:
             self.status = _flat_within_ftol(trial, verdict, self.it.cost, self.settings.ftol)
         self.jacobian.observe(self.it.x, self.it.f_true, trial.x_new, f_new,

@@ -105,6 +105,10 @@ class Problem:
 
     def evaluate(self, x, purpose):
         """Residuals at one point, or a `Failure`."""
+        if self.inline and self.cache is None and not self.observers:
+            value = self._check(x, self.guarded(x), purpose)   # evaluate_many, inline
+            self.counts[purpose] += 1
+            return value
         return self.evaluate_many((x,), purpose)[0]
 
     def evaluate_many(self, xs, purpose):
@@ -145,6 +149,32 @@ class Problem:
         self.counts[purpose] += len(xs)
         self._notify(purpose, xs, fs)
         return fs
+
+    def evaluate_block(self, X, purpose):
+        """Residuals at the rows of X as one (k, m) float array when every
+        evaluation succeeded with finite values; otherwise the list
+        `evaluate_many` would return (failures as `Failure`). Serial solves
+        without a cache or observers take a short path (one conversion and
+        one finiteness test for the block); the rest go through
+        `evaluate_many`."""
+        if not (self.inline and self.cache is None and not self.observers):
+            return self._as_block(self.evaluate_many(X, purpose))
+        guarded = self.guarded
+        raw = [guarded(x) for x in X]
+        self.counts[purpose] += len(raw)
+        try:
+            F = np.array(raw, dtype=float)
+        except (TypeError, ValueError):       # a Failure, or ragged residuals
+            F = None
+        if F is not None and F.shape == (len(raw), self.m) and _all_finite(F):
+            return F
+        return [self._check(x, value, purpose) for x, value in zip(X, raw)]
+
+    @staticmethod
+    def _as_block(fs):
+        if any(isinstance(f, Failure) for f in fs):
+            return fs
+        return np.array(fs, dtype=float)
 
     def _check(self, x, value, purpose):
         if not isinstance(value, Failure):

@@ -290,9 +290,13 @@ def test_curve_fitting_enzyme(capsys):
     # and SciPy 1.17 differs from the documented digits by 5e-6
     assert_allclose(res.x, [0.19280596, 0.19130423, 0.12306063, 0.13607247],
                     rtol=1e-3)
-    assert_allclose(res.x, ref.x, rtol=1e-4)
+    # SciPy's own x stops 1.1e-4 from the minimizer (second component);
+    # lsqbox's is held to the tightly converged solution (1e-15 tolerances)
+    tight = scipy_least_squares(fun_enzyme, X0_ENZYME, jac=jac_enzyme, bounds=(0, 100),
+                                args=(U, Y), ftol=1e-15, xtol=1e-15, gtol=1e-15)
+    assert_allclose(res.x, tight.x, rtol=1e-5)
     assert res.optimality < 1e-6
-    assert abs(res.nfev - ref.nfev) <= max(3, 0.25 * ref.nfev)  # SciPy 131
+    assert res.nfev - ref.nfev <= max(3, 0.25 * ref.nfev)  # SciPy 131, lsqbox 125
     assert "initial cost 4.4383e+00" in out, out
     assert "final cost 1.5375e-04" in out, out
     assert res.message in out, out

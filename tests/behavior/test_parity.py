@@ -53,8 +53,9 @@ lsqbox and SciPy numbers)
   ``res.x`` and ``res.grad = J(x)^T (rho'(z) f)``, as SciPy returns them;
 * ``cost_lsqbox <= cost_scipy * (1 + 1e-8) + 1e-12``;
 * status is a success status whenever SciPy's is;
-* ``|nfev - nfev_scipy| <= max(3, 0.25 nfev_scipy)``, same for njev (margin
-  5 instead of 3 for beale and osborne1, see ``NFEV_MARGIN``);
+* ``nfev - nfev_scipy <= max(3, 0.25 nfev_scipy)``, same for njev (margin
+  5 instead of 3 for beale and osborne1, see ``NFEV_MARGIN``); fewer
+  evaluations than SciPy are fine, the cost being held to SciPy's;
 * ``nfev_total >= nfev``, ``nfev_total`` <= calls of ``fun`` actually made,
   ``njev`` <= calls of ``jac``, ``0 <= nit <= nfev``;
 * when both succeed and the minimiser is unique: ``x`` agrees to
@@ -63,7 +64,8 @@ lsqbox and SciPy numbers)
   powell_singular atol 5e-3 -- singular Jacobian at x*, linear convergence;
   brown_badly_scaled rtol only; watson 1e-4, osborne1 1e-5, beale_bounded
   2e-5 -- SciPy's own x moves that much under 1e-13 perturbations), the
-  active_mask is identical and ``res.jac`` agrees with SciPy's to 1e-4.
+  active_mask is identical and ``res.jac`` agrees with SciPy's to 1e-4
+  (when x is inside that box).
   Components outside that box are still accepted if the step between the
   two solutions is flat in the Gauss-Newton metric:
   ``0.5 ||J_scipy (x - x_scipy)||^2 <= 100 * ftol * cost + 1e-16``.  The
@@ -495,7 +497,10 @@ def check_case(case):
         for k in ("nfev", "njev"):
             mine, theirs = getattr(res, k), getattr(ref, k)
             margin = max(NFEV_MARGIN.get(base, 3), 0.25 * theirs)
-            if abs(mine - theirs) > margin:
+            # Fewer evaluations are welcome (the cost is held to SciPy's
+            # above): the damped Gauss-Newton steps (lsqbox/damping.py)
+            # take 9 instead of 19 on exp_fit_bounded with dogbox.
+            if mine - theirs > margin:
                 fail(f"{k}={mine} vs SciPy {theirs} (margin {margin:g})")
     else:
         limit = 2 * max(r.nfev for r in oracle) + 10
@@ -530,7 +535,8 @@ def check_case(case):
                                   ref.active_mask)):
             fail(f"active_mask {np.asarray(res.active_mask, int)} vs SciPy "
                  f"{np.asarray(ref.active_mask, int)}")
-        else:
+        elif not np.any(bad):
+            # (x accepted as a flat-direction neighbour: J differs with it)
             jr, jn = _dense(ref.jac), _dense(res.jac)
             jtol = (1e-3 if lsmr else 1e-4) * max(np.max(np.abs(jr)), 1e-300)
             if np.max(np.abs(jr - jn)) > jtol:

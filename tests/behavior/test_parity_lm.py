@@ -35,7 +35,10 @@ def test_lm_matches_minpack(name, jac):
     assert ours.cost <= ref.cost * (1 + 1e-8) + 1e-14, (ours.cost, ref.cost)
     assert ours.success == ref.success
     if ours.nfev == ref.nfev:
-        assert ours.status == ref.status
+        # The same point; which test fires first there may differ in the
+        # last bits (meyer_scaled 2-point: gtol here, ftol+xtol in SciPy on
+        # some machines, optimality 4e-8 vs gtol 1e-8).
+        assert ours.status == ref.status or (ours.success and ref.success)
         scale = np.maximum(np.abs(ref.x), 1e-3)
         # Flat minima (Powell singular: singular J at the solution; Watson,
         # Meyer: ill-conditioned) leave x determined only to ~sqrt(cost change).
@@ -96,7 +99,16 @@ def test_curve_fit_matches_scipy(case, method, absolute_sigma):
     kw = dict(p0=p0, sigma=sigma, absolute_sigma=absolute_sigma, method=method)
     popt, pcov = curve_fit(f, x, y, **kw)
     popt_s, pcov_s = so.curve_fit(f, x, y, **kw)
-    np.testing.assert_allclose(popt, popt_s, rtol=1e-6, atol=1e-9)
+
+    def cost(p):
+        return 0.5 * np.sum(((f(x, *p) - y) / sigma) ** 2)
+
+    # ftol = 1e-8 fixes x to ~sqrt(ftol) along flat directions: with trf and
+    # dogbox lsqbox may take one more (damped) step and end 5e-6 away from
+    # SciPy, closer to the exact minimizer (case 0: 1e-6 vs SciPy's 8e-6).
+    assert cost(popt) <= cost(popt_s) * (1 + 1e-12)
+    rtol = 1e-6 if method is None else 2e-5
+    np.testing.assert_allclose(popt, popt_s, rtol=rtol, atol=1e-9)
     # The covariance depends on the Jacobian at the solution; SciPy's lm uses
     # MINPACK's last factored Jacobian (one step before the end), as we do.
     np.testing.assert_allclose(pcov, pcov_s, rtol=1e-4, atol=1e-12)

@@ -775,3 +775,72 @@ def test_a_source_that_opts_in_stops_on_a_flat_function_instead_of_shrinking_to_
     assert results[True].status == Status.FTOL and results[True].nfev == 15
     assert_allclose(results[True].x, results[False].x, rtol=1e-12)
     assert_allclose(results[True].x, [2.76243665], rtol=1e-8)
+
+
+# ---- damped Gauss-Newton steps and the ftol confirmation (damping.py) ----------------
+class GaussNewtonFake(FakeStrategy):
+    """FakeStrategy that says when its step is the full Gauss-Newton step and
+    can report the model's promise (as trf/dogbox with exact steps, no bounds)."""
+
+    exact_steps = True
+
+    def propose(self, Delta):
+        trial = super().propose(Delta)
+        gn = np.linalg.lstsq(np.asarray(self.lin.J), -self.lin.f, rcond=None)[0]
+        trial.gauss_newton = bool(np.all(trial.step == gn))
+        return trial
+
+
+def overshooting(x):
+    """Large residual at x* = 1: S = 0.6 against J^T J = 1, so a Gauss-Newton
+    step overshoots by kappa = 1.6 and undamped iterates flip over x* with
+    ratio -0.6."""
+    return np.array([x[0] - 1.0, 0.3 * (x[0] - 1.0) ** 2 + 1.0])
+
+
+def overshooting_jac(x):
+    return np.array([[1.0], [0.6 * (x[0] - 1.0)]])
+
+
+def test_overshooting_gauss_newton_steps_are_damped():
+    strategy = GaussNewtonFake(radius=10.0)
+    res, problem, *_ = solve(overshooting, overshooting_jac, 1.5, strategy=strategy,
+                             ftol=1e-12, xtol=1e-12, gtol=1e-12)
+    assert res.success
+    assert_allclose(res.x, [1.0], atol=1e-7)
+    steps = np.diff(np.concatenate(([1.5], np.ravel(strategy.accepted))))
+    # the first step is the full Gauss-Newton step (it flips over x* = 1)...
+    assert steps[0] < -0.5
+    # ... the second, parallel to it and told kappa ~ 1.6 by the first, is
+    # shortened to ~1/kappa of the Gauss-Newton step and lands much closer
+    x1 = 1.5 + steps[0]
+    gn = -np.linalg.lstsq(overshooting_jac([x1]), overshooting([x1]), rcond=None)[0][0]
+    assert 0.5 < steps[1] / gn < 0.75
+    assert abs(x1 + steps[1] - 1.0) < 0.2 * abs(x1 - 1.0)
+    # undamped Gauss-Newton gains a factor 0.6 per step: ~30 trials to 1e-7
+    assert res.nfev <= 12
+
+
+def test_ftol_verdict_waits_for_the_models_promise():
+    """With SciPy's ftol rule alone the loop would stop as soon as a step gains
+    less than ftol * F; the confirmation asks for a Gauss-Newton promise three
+    orders below that, so x ends much closer to x* = 1."""
+    strategy = GaussNewtonFake(radius=10.0)
+    res, *_ = solve(overshooting, overshooting_jac, 1.5, strategy=strategy, ftol=1e-4,
+                    xtol=1e-15, gtol=1e-15)
+    assert res.status == Status.FTOL
+    F = res.cost
+    promised = strategy.promised_reduction(driver.Linearization(
+        res.x, res.fun, res.jac, res.grad, np.ones(1), np.ones(1)), 0.0, 10.0)
+    assert promised <= 1e-3 * 1e-4 * F
+
+
+def test_ftol_verdict_stands_without_the_measure():
+    # FakeStrategy has no exact_steps: SciPy's verdict at the first small step
+    res, *_ = solve(overshooting, overshooting_jac, 1.5, strategy=FakeStrategy(radius=10.0),
+                    ftol=1e-4, xtol=1e-15, gtol=1e-15)
+    assert res.status == Status.FTOL
+    res2, *_ = solve(overshooting, overshooting_jac, 1.5,
+                     strategy=GaussNewtonFake(radius=10.0), ftol=1e-4, xtol=1e-15,
+                     gtol=1e-15)
+    assert abs(res2.x[0] - 1.0) < 1e-2 * abs(res.x[0] - 1.0)

@@ -39,6 +39,9 @@ class RecordingProblem:
         return [Failure("failed on purpose") if self.fail is not None and self.fail(x)
                 else self.fun(x) for x in xs]
 
+    def evaluate_block(self, X, purpose):
+        return Problem._as_block(self.evaluate_many(X, purpose))
+
 
 def fun(x):
     return np.array([x[0] ** 2 + np.sin(x[1]),

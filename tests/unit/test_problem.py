@@ -264,3 +264,52 @@ def test_huge_finite_residuals_are_not_failures_and_raise_no_overflow_warning():
         f = p.evaluate(np.zeros(1), "trial")
     assert not isinstance(f, Failure)
     assert f[0] == 1e200 and p.failures == []
+
+
+# ---- evaluate_block: the finite-difference batch as one array ---------------------
+def _inline_problem(fun):
+    from lsqbox.executor import open_executor
+    p = Problem(BoundFunction(fun), open_executor(None))
+    p.m = 2
+    return p
+
+
+def test_evaluate_block_returns_one_array_when_all_succeed():
+    p = _inline_problem(lambda x: np.array([x[0], 2 * x[1]]))
+    X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    F = p.evaluate_block(X, "jacobian")
+    assert isinstance(F, np.ndarray) and F.dtype == float
+    np.testing.assert_array_equal(F, [[1, 4], [3, 8], [5, 12]])
+    assert p.counts["jacobian"] == 3 and p.failures == []
+
+
+def test_evaluate_block_falls_back_to_per_point_values_on_failure():
+    def fun(x):
+        if x[0] == 3.0:
+            raise RuntimeError("boom")
+        if x[0] == 5.0:
+            return np.array([np.nan, 1.0])
+        return [x[0], 1]                       # a list: converted like any result
+    p = _inline_problem(fun)
+    out = p.evaluate_block(np.array([[1.0, 0.0], [3.0, 0.0], [5.0, 0.0]]), "jacobian")
+    assert isinstance(out, list) and len(out) == 3
+    np.testing.assert_array_equal(out[0], [1.0, 1.0])
+    assert isinstance(out[1], Failure) and "boom" in out[1].reason
+    assert isinstance(out[2], Failure) and out[2].reason.startswith("non-finite")
+    assert [f["purpose"] for f in p.failures] == ["jacobian", "jacobian"]
+    assert p.counts["jacobian"] == 3           # every call counted once
+
+
+def test_evaluate_block_wrong_length_is_an_error():
+    p = _inline_problem(lambda x: np.zeros(3))
+    with pytest.raises(ValueError, match="shape"):
+        p.evaluate_block(np.zeros((2, 2)), "jacobian")
+
+
+def test_evaluate_block_with_observers_goes_through_evaluate_many():
+    seen = []
+    p = _inline_problem(lambda x: np.array([x[0], 0.0]))
+    p.observers.append(lambda purpose, xs, fs: seen.append((purpose, len(xs))))
+    F = p.evaluate_block(np.array([[1.0, 0.0], [2.0, 0.0]]), "jacobian")
+    np.testing.assert_array_equal(F[:, 0], [1.0, 2.0])
+    assert seen == [("jacobian", 2)]

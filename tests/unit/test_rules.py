@@ -104,8 +104,8 @@ def test_judge_tolerance_keeps_radius_and_skips_hook():
     assert v.status == Status.FTOL_AND_XTOL
     assert v.Delta == 5.0
     assert r.changes == []
-    # ratio 0.4 is not good enough for ftol (lsqbox needs > 1/2); xtol alone
-    v = r.judge(5.0, trial([1e-12, 0.0], 1e-13), cost=10.0, cost_new=10.0 - 0.4e-13,
+    # ratio 0.2 is not good enough for ftol (SciPy's > 1/4); xtol alone
+    v = r.judge(5.0, trial([1e-12, 0.0], 1e-13), cost=10.0, cost_new=10.0 - 0.2e-13,
                 x_norm=1.0, ftol=1e-8, xtol=1e-8)
     assert v.status == Status.XTOL
 

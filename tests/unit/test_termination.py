@@ -51,12 +51,11 @@ def test_gtol_is_a_strict_inequality():
 
 # step_tolerances(actual_reduction, cost, step_norm, x_norm, ratio, ftol, xtol)
 @pytest.mark.parametrize("args, expected", [
-    # ftol: reduction < ftol * cost and ratio > 1/2 (lsqbox; SciPy uses 1/4)
+    # ftol: reduction < ftol * cost and ratio > 1/4 (SciPy's rule)
     ((1e-9, 1.0, 1.0, 1.0, 0.6, 1e-8, 1e-8), Status.FTOL),
-    ((1e-9, 1.0, 1.0, 1.0, 0.51, 1e-8, 1e-8), Status.FTOL),
-    # ftol needs a model that agreed well (ratio > 0.5)
-    ((1e-9, 1.0, 1.0, 1.0, 0.5, 1e-8, 1e-8), None),
-    ((1e-9, 1.0, 1.0, 1.0, 0.36, 1e-8, 1e-8), None),
+    ((1e-9, 1.0, 1.0, 1.0, 0.5, 1e-8, 1e-8), Status.FTOL),
+    ((1e-9, 1.0, 1.0, 1.0, 0.26, 1e-8, 1e-8), Status.FTOL),
+    # ftol needs a model that agreed (ratio > 1/4)
     ((1e-9, 1.0, 1.0, 1.0, 0.25, 1e-8, 1e-8), None),
     ((1e-9, 1.0, 1.0, 1.0, 0.2, 1e-8, 1e-8), None),
     # reduction equal to ftol * cost is not enough (strict)

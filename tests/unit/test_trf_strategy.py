@@ -73,7 +73,7 @@ def test_unbounded_step_within_radius_and_predicted_reduction(solver, J_kind, De
         assert trial.step_h_norm == pytest.approx(Delta, rel=1e-6)
 
 
-def test_exact_unbounded_matches_brute_force_trust_region():
+def test_exact_steps_matches_brute_force_trust_region():
     lb, ub = UNBOUNDED
     lin, J = linearization(2)
     Delta = 0.2

@@ -31,6 +31,7 @@ from .coloring import group_columns
 __all__ = ["FiniteDifferenceJacobian", "relative_step"]
 
 SCHEMES = ("2-point", "3-point", "cs")
+_NONE_FROZEN = np.zeros(0, dtype=int)
 
 
 def relative_step(scheme, f_dtype, noise=None):
@@ -162,7 +163,7 @@ class FiniteDifferenceJacobian:
 
     # -- evaluation ----------------------------------------------------------
     def _group_points(self, x, h):
-        """Evaluation points, one per group: x + sum over the group of h_j e_j."""
+        """Evaluation points, one row per group: x + sum over the group of h_j e_j."""
         dtype = complex if self.scheme == "cs" else float
         X = np.repeat(x[None, :].astype(dtype), self.n_groups, axis=0)
         offsets = 1j * h if self.scheme == "cs" else h
@@ -170,7 +171,7 @@ class FiniteDifferenceJacobian:
             X.flat[::x.size + 1] += offsets          # the diagonal
         else:
             X[self.groups, np.arange(x.size)] += offsets
-        return list(X)
+        return X
 
     def updated(self, x, f):
         """No secant updates: nothing changes after a rejected step."""
@@ -184,22 +185,26 @@ class FiniteDifferenceJacobian:
         ng = self.n_groups
         points = self._group_points(x, h1)
         if h2 is not None:
-            points += self._group_points(x, h2)
-        fs = self.problem.evaluate_many(points, JACOBIAN)
-        F1, F2 = fs[:ng], fs[ng:]
+            points = np.vstack((points, self._group_points(x, h2)))
+        if self.scheme == "cs":
+            block = self.problem.evaluate_many(points, JACOBIAN)    # complex values
+        else:
+            block = self.problem.evaluate_block(points, JACOBIAN)
 
         m = f.size
-        failed = [g for g, value in enumerate(fs) if isinstance(value, Failure)]
-        if not failed and h2 is None and self.scheme != "cs":
+        failed = []
+        if type(block) is np.ndarray and h2 is None and self.scheme != "cs":
             # Forward differences, every point evaluated: one array operation,
             # and no two-sided numerators (every column is of kind 0).
-            D_forward = (np.array(F1, dtype=float).reshape(ng, m) - f).T   # kind 0: / h
+            D_forward = (block - f).T                                  # kind 0: / h
             D_central = D_onesided = None
+            fs = ()
         else:
+            fs = list(block)
+            F1, F2 = fs[:ng], fs[ng:]
             D_forward = np.zeros((m, ng))
             D_central = np.zeros((m, ng))       # kind 1: / 2h
             D_onesided = np.zeros((m, ng))      # kind 2: / 2h
-            failed = []
             for g in range(ng):
                 if isinstance(F1[g], Failure) or (h2 is not None
                                                   and isinstance(F2[g], Failure)):
@@ -214,7 +219,7 @@ class FiniteDifferenceJacobian:
                         D_onesided[:, g] = -3.0 * f + 4.0 * F1[g] - F2g
         kind = kind.copy()
         self.frozen = (self._retry_failed(x, f, h1, failed, D_forward, kind) if failed
-                       else np.zeros(0, dtype=int))
+                       else _NONE_FROZEN)
         if self.scheme != "cs":
             self._retry_zero_differences(x, f, h1, kind, D_forward, D_central, D_onesided)
         self.frozen_reasons = (sorted({f.reason for f in fs if isinstance(f, Failure)})

@@ -42,7 +42,8 @@ def _prepare_geqp3(A):
     geqp3, orgqr = get_lapack_funcs(("geqp3", "orgqr"), (A,))
     lwork_qr = int(np.real(geqp3(A, lwork=-1)[3][0]))
     lwork_q = int(np.real(orgqr(np.zeros((m, n), order="F"), np.zeros(n), lwork=-1)[1][0]))
-    return geqp3, max(1, lwork_qr), orgqr, max(1, lwork_q)
+    below_diagonal = np.tri(n, n, -1, dtype=bool)      # np.triu costs more than the QR
+    return geqp3, max(1, lwork_qr), orgqr, max(1, lwork_q), below_diagonal
 
 
 def svd_thin(A):
@@ -84,11 +85,12 @@ def qr_pivoted_qtf(A, f):
     are those of ``qr(A, mode='economic', pivoting=True)`` to the last bit."""
     A = np.asarray(A, dtype=float)
     m, n = A.shape
-    geqp3, lwork_qr, orgqr, lwork_q = _prepared(_GEQP3, A, _prepare_geqp3)
+    geqp3, lwork_qr, orgqr, lwork_q, below = _prepared(_GEQP3, A, _prepare_geqp3)
     qr, jpvt, tau, _, info = geqp3(A, lwork_qr)
     if info != 0:
         raise np.linalg.LinAlgError(f"LAPACK geqp3 failed (info={info})")
-    R = np.triu(qr[:n, :n])
+    R = qr[:n, :n].copy()
+    R[below] = 0.0
     Q, _, info = orgqr(qr, tau, lwork=lwork_q, overwrite_a=1)
     if info != 0:
         raise np.linalg.LinAlgError(f"LAPACK orgqr failed (info={info})")

@@ -27,18 +27,19 @@ import numpy as np
 from scipy.linalg import get_lapack_funcs, solve_triangular
 
 from .lapack import svd_thin
-from .subproblem import secular_sums
+from .subproblem import as_short_vectors, secular_sums
 from .vector import norm2
 
 __all__ = ["LMSubproblem", "lmpar"]
 
 DWARF = np.finfo(float).tiny
+_TRTRS, = get_lapack_funcs(("trtrs",), (np.zeros((1, 1)),))   # looked up once
 
 
 def _gauss_newton(R, qtf):
     """Solution of R z = Q^T f, zeroing the trailing part after a zero pivot."""
     n = R.shape[0]
-    trtrs, = get_lapack_funcs(("trtrs",), (R,))
+    trtrs = _TRTRS if R.dtype == np.float64 else get_lapack_funcs(("trtrs",), (R,))[0]
     if R.diagonal().all():
         z, info = trtrs(R, qtf)
         if info == 0:
@@ -90,10 +91,11 @@ class LMSubproblem:
             self.sc = s * U.T.dot(self.qtf)
             self.Vt = Vt
             self.gnorm = norm2(self.sc)           # ||D^-1 J^T f||
+            self._sums = as_short_vectors(self.sc, self.s2)   # lists for small n
 
     def _at(self, par):
         """||D p||, ||q||^2 * ||D p||^2 (MINPACK's Newton-correction norm) at par."""
-        p2, dp = secular_sums(par, self.sc, self.s2)
+        p2, dp = secular_sums(par, *self._sums)
         return math.sqrt(p2), float(dp)
 
     def _step(self, par):

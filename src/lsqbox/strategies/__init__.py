@@ -35,4 +35,8 @@ class Trial:
     predicted_reduction: float
     tr_hit: bool
     on_bound: np.ndarray = None
+    # The step minimizes the strategy's quadratic model without any trust-region
+    # or bound restriction (the full Gauss-Newton step): along it the model's
+    # prediction for t * step is predicted_reduction * (2t - t^2) (damping.py).
+    gauss_newton: bool = False
     slope: float = None       # g^T step, the model's slope along the step (trf)

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.linalg import norm
 from scipy.sparse.linalg import aslinearoperator, lsmr
 
+from ..bounds import has_bounds
 from ..linalg.dogleg import dogleg_step
 from ..linalg.lapack import lstsq_min_norm
 from ..linalg.vector import norm_inf
@@ -39,6 +40,9 @@ class DogboxStrategy(TrustRegionRules):
         self.on_bound = np.zeros_like(x0, dtype=int)
         self.on_bound[np.equal(x0, lb)] = -1
         self.on_bound[np.equal(x0, ub)] = 1
+        self.bounded = has_bounds(lb, ub)
+        self.no_hits = np.zeros(x0.size, dtype=int)
+        self.exact_steps = tr_solver == "exact"
 
     def initial_radius(self, lin):
         Delta = norm(lin.x * lin.scale_inv, ord=np.inf)
@@ -70,12 +74,11 @@ class DogboxStrategy(TrustRegionRules):
             self.J_free = lin.J if all_free else lin.J[:, free]
             # gelsd with the machine-precision cutoff, as SciPy's dogbox.
             self.newton_step = lstsq_min_norm(self.J_free, -lin.f)
-            self.a, self.b = build_quadratic_1d(self.J_free, self.g_free, -self.g_free)
         else:
             self.Jop = aslinearoperator(lin.J)
             op = masked_scaled_operator(self.Jop, lin.scale, active)
             self.newton_step = -lsmr(op, lin.f, **self.lsmr_options)[0][free] * self.scale_free
-            self.a, self.b = build_quadratic_1d(self.Jop, g, -g)
+        self.cauchy_model = None        # the model along -g, when a dogleg needs it
 
     def propose(self, Delta):
         lin, free = self.lin, self.free
@@ -83,9 +86,18 @@ class DogboxStrategy(TrustRegionRules):
             x_free, lb_free, ub_free = lin.x, self.lb, self.ub
         else:
             x_free, lb_free, ub_free = lin.x[free], self.lb[free], self.ub[free]
-        step_free, on_bound_free, tr_hit = dogleg_step(
-            x_free, self.newton_step, self.g_free, self.a, self.b,
-            Delta * self.scale_free, lb_free, ub_free)
+        if not self.bounded and (abs(self.newton_step) <= Delta * self.scale_free).all():
+            # The Gauss-Newton step fits in the box-shaped trust region.
+            step_free, on_bound_free, tr_hit = self.newton_step, self.no_hits, False
+        else:
+            if self.cauchy_model is None:
+                self.cauchy_model = (
+                    build_quadratic_1d(self.J_free, self.g_free, -self.g_free)
+                    if self.tr_solver == "exact" else build_quadratic_1d(self.Jop, self.g, -self.g))
+            a, b = self.cauchy_model
+            step_free, on_bound_free, tr_hit = dogleg_step(
+                x_free, self.newton_step, self.g_free, a, b,
+                Delta * self.scale_free, lb_free, ub_free)
         if self.all_free:
             step = step_free.copy()
         else:
@@ -95,11 +107,14 @@ class DogboxStrategy(TrustRegionRules):
             predicted = -evaluate_quadratic(self.J_free, self.g_free, step_free)
         else:
             predicted = -evaluate_quadratic(self.Jop, self.g, step)
-        x_new = np.minimum(np.maximum(lin.x + step, self.lb), self.ub)
+        x_new = lin.x + step
+        if self.bounded:
+            x_new = np.minimum(np.maximum(x_new, self.lb), self.ub)
         return Trial(x_new=x_new, step=step,
                      step_h_norm=_float64(norm_inf(step * lin.scale_inv)),
                      predicted_reduction=predicted, tr_hit=tr_hit,
-                     on_bound=on_bound_free)
+                     on_bound=on_bound_free,
+                     gauss_newton=self.tr_solver == "exact" and step_free is self.newton_step)
 
     def bound_hit(self, trial, Delta):
         return trial.tr_hit

@@ -70,6 +70,8 @@ class TrustRegionRules:
 
     interpolated_shrink = False
 
+    exact_steps = False     # set by strategies with exact (SVD / lstsq) steps
+
     def first_order_status(self, lin, gtol, status):
         """(g_norm, status): the optimality measure at an accepted point, and the
         status after the gradient test, which overrides a step tolerance met on
@@ -78,6 +80,17 @@ class TrustRegionRules:
         if gtol_satisfied(g_norm, gtol):
             status = Status.GTOL
         return g_norm, status
+
+    def promised_reduction(self, lin, g_norm, Delta):
+        """The reduction the model predicts for the next step from `lin` when
+        that step is the full Gauss-Newton step (exact steps; it fits in the
+        radius Delta and the bounds). None elsewhere. The driver uses it to confirm an `ftol` verdict
+        (driver._ftol_confirmed)."""
+        if not self.exact_steps:
+            return None
+        self.prepare(lin, g_norm, Delta)
+        trial = self.propose(Delta)
+        return trial.predicted_reduction if trial.gauss_newton else None
 
     def result_optimality(self, lin, g_norm):
         return g_norm

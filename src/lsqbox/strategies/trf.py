@@ -49,6 +49,7 @@ class TRFStrategy(TrustRegionRules):
         self.lb = lb
         self.ub = ub
         self.bounded = has_bounds(lb, ub) if bounded is None else bounded
+        self.exact_steps = tr_solver == "exact"
         self.tr_solver = tr_solver
         options = dict(tr_options)
         self.regularize = options.pop("regularize", True)
@@ -163,9 +164,11 @@ class TRFStrategy(TrustRegionRules):
         x_new = self.x + step
         if self.bounded:
             x_new = make_strictly_feasible(x_new, self.lb, self.ub, rstep=0)
+        gauss_newton = self.tr_solver == "exact" and self.alpha == 0 and step is p
         return Trial(x_new=x_new, step=step, step_h_norm=norm2(step_h),
                      predicted_reduction=predicted,
-                     tr_hit=None, slope=float(self.g_h.dot(step_h)))
+                     tr_hit=None, gauss_newton=gauss_newton,
+                     slope=float(self.g_h.dot(step_h)))
 
     def radius_changed(self, Delta_old, Delta_new):
         """Keep the LM parameter roughly consistent with the new radius."""
