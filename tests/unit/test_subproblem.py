@@ -295,3 +295,18 @@ def test_secular_sums_lists_and_arrays_agree():
     assert p2_zero == np.inf
     long_vectors = as_short_vectors(np.ones(40), np.ones(40))
     assert isinstance(long_vectors[0], np.ndarray)
+
+
+def test_rank_deficient_fallback_never_stretches_the_minimum_norm_step():
+    """J of rank 1 with the minimum-norm step (length 1) inside a radius of 5:
+    Moré's iteration has no root and falls back to the minimum-norm step. It
+    is returned as it is; stretched to the radius the model would predict an
+    increase (0.5 * 25 - 5 = 7.5 > 0)."""
+    J = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    f = np.array([-1.0, 0.5, 0.5])
+    U, s, Vt = svd(J, full_matrices=False)
+    p, alpha, _ = solve_lsq_trust_region(2, 3, U.T.dot(f), s, Vt.T, 5.0)
+    assert_allclose(p, [1.0, 0.0], atol=1e-15)
+    assert alpha == 0.0
+    model = 0.5 * norm(J.dot(p) + f) ** 2 - 0.5 * norm(f) ** 2
+    assert model < 0

@@ -153,10 +153,12 @@ def solve_lsq_trust_region(n, m, uf, s, V, Delta, initial_alpha=None,
             break
 
     if not (isfinite(alpha) and alpha > 0):
-        # The safeguards failed (degenerate spectrum): the minimum-norm step
-        # pulled back to the boundary is still a descent step of the model.
+        # The safeguards failed (degenerate spectrum): the minimum-norm step,
+        # pulled back to the boundary if it is longer, is still a descent step
+        # of the model (stretched beyond twice its length the model would
+        # predict an increase: Moré-Wild's Osborne 2 at 10 x0).
         p_min = -V[:, nonzero].dot(uf[nonzero] / s[nonzero])
-        return p_min * (Delta / norm2(p_min)), 0.0, n_iter
+        return p_min * min(1.0, Delta / norm2(p_min)), 0.0, n_iter
     p = V.dot(suf / (s2 + alpha))
     p *= -1.0
     # ||p|| is within rtol of Delta; put it on the boundary exactly so the

@@ -168,7 +168,7 @@ class TRFStrategy(TrustRegionRules):
         return Trial(x_new=x_new, step=step, step_h_norm=norm2(step_h),
                      predicted_reduction=predicted,
                      tr_hit=None, gauss_newton=gauss_newton,
-                     slope=float(self.g_h.dot(step_h)))
+                     slope=float(self.g_h.dot(step_h)) if self.interpolated_shrink else None)
 
     def radius_changed(self, Delta_old, Delta_new):
         """Keep the LM parameter roughly consistent with the new radius."""
