@@ -118,10 +118,14 @@ def intersect_trust_region(x, s, Delta):
     return (t1, t2) if t1 < t2 else (t2, t1)
 
 
-def cl_scaling_vector(x, g, lb, ub):
-    """Coleman-Li scaling vector v and its derivative dv (module docstring)."""
-    to_upper = (g < 0) & (ub < np.inf)
-    to_lower = (g > 0) & (lb > -np.inf)
+def cl_scaling_vector(x, g, lb, ub, finite=None):
+    """Coleman-Li scaling vector v and its derivative dv (module docstring).
+
+    `finite`, when given, is ``(lb > -inf, ub < inf)`` computed once by the
+    caller (the bounds do not change during a solve)."""
+    finite_lb, finite_ub = (lb > -np.inf, ub < np.inf) if finite is None else finite
+    to_upper = (g < 0) & finite_ub
+    to_lower = (g > 0) & finite_lb
     v = np.where(to_upper, ub - x, np.where(to_lower, x - lb, 1.0))
-    dv = np.where(to_upper, -1.0, np.where(to_lower, 1.0, 0.0))
+    dv = to_lower - to_upper.astype(float)
     return v, dv

@@ -50,6 +50,7 @@ class TRFStrategy(TrustRegionRules):
         self.ub = ub
         self.bounded = has_bounds(lb, ub) if bounded is None else bounded
         self.exact_steps = tr_solver == "exact"
+        self._finite = (lb > -np.inf, ub < np.inf)
         self.tr_solver = tr_solver
         options = dict(tr_options)
         self.regularize = options.pop("regularize", True)
@@ -78,7 +79,7 @@ class TRFStrategy(TrustRegionRules):
             return self._unit
         if self._scaled_at is not lin:       # optimality and prepare share it
             self._scaled_at = lin
-            self._v_dv = cl_scaling_vector(lin.x, lin.g, self.lb, self.ub)
+            self._v_dv = cl_scaling_vector(lin.x, lin.g, self.lb, self.ub, self._finite)
         return self._v_dv
 
     def _unless_unit(self, d):
@@ -162,7 +163,7 @@ class TRFStrategy(TrustRegionRules):
         p = p_h if self.d is None else self.d * p_h
         step, step_h, predicted = self._select_step(p, p_h, Delta)
         x_new = self.x + step
-        if self.bounded:
+        if self.bounded and not ((x_new > self.lb) & (x_new < self.ub)).all():
             x_new = make_strictly_feasible(x_new, self.lb, self.ub, rstep=0)
         gauss_newton = self.tr_solver == "exact" and self.alpha == 0 and step is p
         return Trial(x_new=x_new, step=step, step_h_norm=norm2(step_h),
