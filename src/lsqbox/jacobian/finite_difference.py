@@ -22,10 +22,13 @@ residuals get float32-sized steps. Steps are made exactly representable
 (h = (x + h) - x) and flipped or shortened to stay inside the bounds
 (Nocedal & Wright, Numerical Optimization, section 8.1).
 """
+import functools
+
 import numpy as np
 from scipy.sparse import csr_array, issparse, coo_array
 
 from ..problem import JACOBIAN, Failure
+from ..termination import Status
 from .coloring import group_columns
 
 __all__ = ["FiniteDifferenceJacobian", "relative_step"]
@@ -40,6 +43,11 @@ def relative_step(scheme, f_dtype, noise=None):
     With a relative noise level the error to balance against truncation is the
     noise, not rounding: eps is replaced by it (Moré & Wild, "Estimating
     derivatives of noisy simulations", ACM TOMS 38, 2012)."""
+    return _relative_step(scheme, np.dtype(f_dtype), None if noise is None else float(noise))
+
+
+@functools.lru_cache(maxsize=64)
+def _relative_step(scheme, f_dtype, noise):
     eps = np.finfo(np.float64).eps
     if np.issubdtype(f_dtype, np.inexact):
         eps = max(eps, np.finfo(f_dtype).eps)
@@ -94,17 +102,18 @@ class FiniteDifferenceJacobian:
         if sparsity is None:
             self.groups = np.arange(n)
             self.pattern = None
+            self.n_groups = n
         else:
             self.groups = group_columns(sparsity)
             pattern = coo_array(sparsity if issparse(sparsity) else np.atleast_2d(sparsity))
             keep = pattern.data != 0
             self.pattern = (pattern.row[keep], pattern.col[keep], pattern.shape)
             self.sparse_output_type = sparse_output_type
-        self.n_groups = int(self.groups.max()) + 1 if n else 0
+            self.n_groups = int(self.groups.max()) + 1 if n else 0
         self.previous = None
         # Broyden's noisy restarts set it to -1, +-0.5 (new points); 1.0 otherwise.
         self.step_factor = 1.0
-        self.frozen = np.zeros(0, dtype=int)
+        self.frozen = _NONE_FROZEN
         self.frozen_reasons = []
         self.n_evaluations = 0
 
@@ -355,7 +364,6 @@ class FiniteDifferenceJacobian:
         the solver stopped on a step tolerance (ftol/xtol).
 
         Returns True if the scheme changed: the caller re-evaluates J."""
-        from ..termination import Status
         if status not in (Status.FTOL, Status.XTOL, Status.FTOL_AND_XTOL):
             return False
         if not (self.refine_to_central and self.scheme == "2-point"):
