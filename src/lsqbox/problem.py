@@ -55,6 +55,9 @@ class Problem:
     def __init__(self, fun, executor):
         self.fun = fun
         self.guarded = Guarded(fun)
+        # Serial calls skip the argument binding when there is nothing to bind.
+        plain = (isinstance(fun, BoundFunction) and not fun.args and not fun.kwargs)
+        self.guarded_here = Guarded(fun.fun) if plain else self.guarded
         self.executor = executor
         self.inline = getattr(executor, "inline", False)
         self.counts = Counter()
@@ -106,7 +109,7 @@ class Problem:
     def evaluate(self, x, purpose):
         """Residuals at one point, or a `Failure`."""
         if self.inline and self.cache is None and not self.observers:
-            value = self._check(x, self.guarded(x), purpose)   # evaluate_many, inline
+            value = self._check(x, self.guarded_here(x), purpose)   # evaluate_many, inline
             self.counts[purpose] += 1
             return value
         return self.evaluate_many((x,), purpose)[0]
@@ -121,7 +124,7 @@ class Problem:
         its budget at the same point."""
         xs = list(xs)
         if self.inline and self.cache is None:
-            guarded = self.guarded
+            guarded = self.guarded_here
             fs = [self._check(x, guarded(x), purpose) for x in xs]
             self.counts[purpose] += len(xs)
             if self.observers:
@@ -159,7 +162,7 @@ class Problem:
         `evaluate_many`."""
         if not (self.inline and self.cache is None and not self.observers):
             return self._as_block(self.evaluate_many(X, purpose))
-        guarded = self.guarded
+        guarded = self.guarded_here
         raw = [guarded(x) for x in X]
         self.counts[purpose] += len(raw)
         try:
