@@ -612,3 +612,21 @@ def test_forward_differences_are_the_columnwise_formula_bit_for_bit():
         xj[j] += h[j]
         assert_array_equal(J[:, j], (f(xj) - f0) / h[j])
     assert problem.nfev_total == x.size
+
+
+def test_absolute_step_signs_and_step_factor():
+    """Steps point away from zero (+ for 0 and -0.0); a negative step_factor
+    (Broyden's noisy restarts) takes the other side, a fraction a shorter step."""
+    x = np.array([-0.0, 0.0, -2.0, 3e-9, 5.0])
+    fd = FiniteDifferenceJacobian(None, "2-point", x, np.full(5, -np.inf), np.full(5, np.inf),
+                                  np.dtype(float))
+    eps_r = relative_step("2-point", np.dtype(float))
+    h = fd._absolute_step(x)
+    expected = eps_r * np.array([1.0, 1.0, -2.0, 3e-9, 5.0])
+    assert_allclose(h, expected, rtol=1e-7)
+    fd.step_factor = -1.0
+    assert_allclose(fd._absolute_step(x), -expected, rtol=1e-7)
+    fd.step_factor = 0.5
+    assert_allclose(fd._absolute_step(x), 0.5 * expected, rtol=1e-7)
+    fd.step_factor = -0.5
+    assert_allclose(fd._absolute_step(x), -0.5 * expected, rtol=1e-7)

@@ -114,27 +114,32 @@ class FiniteDifferenceJacobian:
         # Broyden's noisy restarts set it to -1, +-0.5 (new points); 1.0 otherwise.
         self.step_factor = 1.0
         self.frozen = _NONE_FROZEN
+        self._eye = None
         self.frozen_reasons = []
         self.n_evaluations = 0
 
     # -- steps ---------------------------------------------------------------
     def _absolute_step(self, x):
-        nonnegative = x >= 0                 # the step points away from zero
+        # The step points away from zero: the sign of x, + for x = 0 (and for
+        # -0.0, which x + 0.0 turns into +0.0).
+        sign_of = x + 0.0
         abs_x = np.abs(x)
         # step_factor: 1 except in Broyden's noisy restarts (-1, +-0.5: new points)
-        default = self.eps_r * self.step_factor * np.maximum(abs_x, self.typical)
-        default = np.where(nonnegative, default, -default)
+        default = np.maximum(abs_x, self.typical)
+        default *= self.eps_r * abs(self.step_factor)
+        default = np.copysign(default, sign_of)
+        if self.step_factor < 0:             # the other side, in noisy restarts
+            default = -default
         if self.diff_step is None:
             h = default
         else:
-            h = self.diff_step * abs_x
-            h = np.where(nonnegative, h, -h)
+            h = np.copysign(self.diff_step * abs_x, sign_of)
             h = np.where((x + h) - x == 0, default, h)
         h = (x + h) - x
         if h.all():
             return h
         # A step lost to underflow (x near the smallest floats): the classic one.
-        sign = np.where(nonnegative, 1.0, -1.0)
+        sign = np.copysign(1.0, sign_of)
         return np.where(h == 0, (x + self.eps_r * sign * np.maximum(1.0, abs_x)) - x, h)
 
     def _fit_to_bounds(self, x, h):
@@ -173,6 +178,10 @@ class FiniteDifferenceJacobian:
     # -- evaluation ----------------------------------------------------------
     def _group_points(self, x, h):
         """Evaluation points, one row per group: x + sum over the group of h_j e_j."""
+        if self.dense_identity and self.scheme != "cs":
+            if self._eye is None or self._eye.shape[0] != x.size:
+                self._eye = np.eye(x.size)
+            return x + self._eye * h                # x + h_j e_j, row j
         dtype = complex if self.scheme == "cs" else float
         X = np.repeat(x[None, :].astype(dtype), self.n_groups, axis=0)
         offsets = 1j * h if self.scheme == "cs" else h
