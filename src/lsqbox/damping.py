@@ -96,12 +96,11 @@ class GaussNewtonDamping:
             self.kappa = kappa
             self.direction = trial.step
 
-
     @staticmethod
     def verdict(trial, status):
         """No `ftol` verdict from a shortened step: its good ratio is the
-        correction's, the model itself is still off along p (ENSO would stop
-        with its parameters wrong in the fourth digit)."""
+        correction's, while the Gauss-Newton model itself is still off along
+        p, so the ratio says nothing about the model's agreement."""
         if not isinstance(trial, _DampedTrial) or status not in FTOL_VERDICTS:
             return status
         return Status.XTOL if status == Status.FTOL_AND_XTOL else None
