@@ -75,9 +75,9 @@ class GaussNewtonDamping:
             return trial
         step = t * step
         return _DampedTrial(x_new=x + step, step=step, step_h_norm=t * trial.step_h_norm,
-                            predicted_reduction=trial.predicted_reduction * t * (2.0 - t),
+                            predicted_reduction=trial.gn_reduction * t * (2.0 - t),
                             tr_hit=False, on_bound=trial.on_bound, gauss_newton=False,
-                            t=t, full_prediction=trial.predicted_reduction)
+                            t=t, full_prediction=trial.gn_reduction)
 
     def learn(self, trial, actual_reduction):
         """Curvature from an evaluated trial (only full or damped Gauss-Newton
@@ -86,7 +86,7 @@ class GaussNewtonDamping:
         if isinstance(trial, _DampedTrial):
             t, P = trial.t, trial.full_prediction
         elif trial.gauss_newton:
-            t, P = 1.0, trial.predicted_reduction
+            t, P = 1.0, trial.gn_reduction
         else:
             return
         if not (P > 0 and np.isfinite(actual_reduction)):

@@ -248,7 +248,10 @@ class _Loop:
             self.g_norm, self.status = self.strategy.first_order_status(
                 self.lin, self.settings.gtol, self.status)
             if self.status in FTOL_VERDICTS and not self._ftol_confirmed():
-                self.status = None if self.status == Status.FTOL else Status.XTOL
+                # Go on (or keep xtol): the first-order test of this point is
+                # then asked as at any other.
+                self.g_norm, self.status = self.strategy.first_order_status(
+                    self.lin, self.settings.gtol, _without_ftol(self.status))
             self._report_iteration()
             if self.status is not None or self._out_of_budget():
                 if self._refined_jacobian_goes_on():

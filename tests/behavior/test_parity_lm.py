@@ -2,11 +2,13 @@
 used as oracles.
 
 lsqbox's lm follows MINPACK's lmder step for step (pivoted QR, Moré's lambda
-iteration, the same radius and termination rules), so on these problems it
-takes the same number of evaluations and stops with the same status. Where
-our ftol test is stricter (it needs actual/predicted >= 1/2, see
-strategies/lm.py), lsqbox may take more iterations and must then end at a
-cost no worse than SciPy's.
+iteration, the same radius and termination rules), so on most of these
+problems it takes the same number of evaluations and stops with the same
+status. Two departures (driver.py, damping.py): a full Gauss-Newton step that
+the last one showed to overshoot is shortened, and an ftol verdict stands only
+when the model's next Gauss-Newton step promises little. Where they act,
+lsqbox takes fewer or more iterations and must end at a cost no worse than
+SciPy's.
 """
 import warnings
 
@@ -50,9 +52,11 @@ def test_lm_matches_minpack(name, jac):
             tol = max(tol, 1e-5)
         assert np.all(np.abs(ours.x - ref.x) <= tol * scale + 1e-10), (ours.x, ref.x)
     else:
-        # Only where our stricter ftol test made lsqbox go on, or where both
-        # reached a zero residual (Powell singular: costs 4e-36 vs 4e-42).
-        assert (ref.status in (2, 4) and ours.nfev > ref.nfev) or ours.cost < 1e-30
+        # Only where the ftol verdict waited for the model (more evaluations),
+        # where damped steps converged sooner (fewer: exp_fit 11 vs 18), or
+        # where both reached a zero residual (Powell singular: 4e-36 vs 4e-42);
+        # the cost is held to SciPy's above.
+        assert ref.status in (2, 4) or ours.cost < 1e-30
 
 
 def test_lm_counts_match_minpack_exactly_on_most_problems():
@@ -61,7 +65,8 @@ def test_lm_counts_match_minpack_exactly_on_most_problems():
     for name, jac in cases:
         p = problems.get(name)
         same += _solve(least_squares, p, jac).nfev == _solve(so.least_squares, p, jac).nfev
-    # measured 2026-11-23: identical nfev in all but a few cases (stricter ftol)
+    # measured 2026-12-07: identical nfev in 21 of 26 (damped steps: exp_fit 11
+    # vs 18, Powell singular 32 vs 37 and 64 vs 67; watson 2-point 9 vs 8)
     assert same >= 0.8 * len(cases), f"{same} of {len(cases)}"
 
 
@@ -103,12 +108,11 @@ def test_curve_fit_matches_scipy(case, method, absolute_sigma):
     def cost(p):
         return 0.5 * np.sum(((f(x, *p) - y) / sigma) ** 2)
 
-    # ftol = 1e-8 fixes x to ~sqrt(ftol) along flat directions: with trf and
-    # dogbox lsqbox may take one more (damped) step and end 5e-6 away from
-    # SciPy, closer to the exact minimizer (case 0: 1e-6 vs SciPy's 8e-6).
+    # ftol = 1e-8 fixes x to ~sqrt(ftol) along flat directions: lsqbox may
+    # take one more (damped) step and end 5e-6 away from SciPy, closer to the
+    # exact minimizer (case 0: 1e-6 vs SciPy's 8e-6).
     assert cost(popt) <= cost(popt_s) * (1 + 1e-12)
-    rtol = 1e-6 if method is None else 2e-5
-    np.testing.assert_allclose(popt, popt_s, rtol=rtol, atol=1e-9)
+    np.testing.assert_allclose(popt, popt_s, rtol=2e-5, atol=1e-9)
     # The covariance depends on the Jacobian at the solution; SciPy's lm uses
     # MINPACK's last factored Jacobian (one step before the end), as we do.
     np.testing.assert_allclose(pcov, pcov_s, rtol=1e-4, atol=1e-12)

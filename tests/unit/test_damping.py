@@ -12,7 +12,8 @@ from lsqbox.termination import Status
 def gn_trial(step, predicted, x=(0.0, 0.0), gauss_newton=True):
     step = np.asarray(step, dtype=float)
     return Trial(x_new=np.asarray(x) + step, step=step, step_h_norm=np.linalg.norm(step),
-                 predicted_reduction=predicted, tr_hit=False, gauss_newton=gauss_newton)
+                 predicted_reduction=predicted, tr_hit=False, gauss_newton=gauss_newton,
+                 gn_reduction=predicted if gauss_newton else None)
 
 
 def taught(ratio, step=(1.0, 0.0), P=2.0):

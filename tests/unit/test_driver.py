@@ -788,6 +788,7 @@ class GaussNewtonFake(FakeStrategy):
         trial = super().propose(Delta)
         gn = np.linalg.lstsq(np.asarray(self.lin.J), -self.lin.f, rcond=None)[0]
         trial.gauss_newton = bool(np.all(trial.step == gn))
+        trial.gn_reduction = trial.predicted_reduction if trial.gauss_newton else None
         return trial
 
 

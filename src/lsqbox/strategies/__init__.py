@@ -36,7 +36,9 @@ class Trial:
     tr_hit: bool
     on_bound: np.ndarray = None
     # The step minimizes the strategy's quadratic model without any trust-region
-    # or bound restriction (the full Gauss-Newton step): along it the model's
-    # prediction for t * step is predicted_reduction * (2t - t^2) (damping.py).
+    # or bound restriction (the full Gauss-Newton step), and the model's
+    # reduction of the cost for it: along the step the model predicts
+    # gn_reduction * (2t - t^2) for t * step (damping.py).
     gauss_newton: bool = False
+    gn_reduction: float = None
     slope: float = None       # g^T step, the model's slope along the step (trf)

@@ -107,14 +107,15 @@ class DogboxStrategy(TrustRegionRules):
             predicted = -evaluate_quadratic(self.J_free, self.g_free, step_free)
         else:
             predicted = -evaluate_quadratic(self.Jop, self.g, step)
+        gauss_newton = self.tr_solver == "exact" and step_free is self.newton_step
         x_new = lin.x + step
         if self.bounded:
             x_new = np.minimum(np.maximum(x_new, self.lb), self.ub)
         return Trial(x_new=x_new, step=step,
                      step_h_norm=_float64(norm_inf(step * lin.scale_inv)),
                      predicted_reduction=predicted, tr_hit=tr_hit,
-                     on_bound=on_bound_free,
-                     gauss_newton=self.tr_solver == "exact" and step_free is self.newton_step)
+                     on_bound=on_bound_free, gauss_newton=gauss_newton,
+                     gn_reduction=predicted if gauss_newton else None)
 
     def bound_hit(self, trial, Delta):
         return trial.tr_hit

@@ -15,6 +15,12 @@ user's fixed ``1 / x_scale``). Per trial: Moré's LM parameter for the radius
   becomes 2 ||D p||;
 * tests: ftol on relative actual and predicted reductions, xtol on
   Delta <= xtol ||D x||, gtol on the largest cosine between f and a column of J.
+
+Two additions shared with trf and dogbox (driver.py, damping.py): a full
+Gauss-Newton step (lambda = 0) that the previous one showed to overshoot is
+shortened, and an ftol verdict stands only when the model's next Gauss-Newton
+step promises less than 1e-3 ftol F (`promised_reduction`). Problems whose
+steps agree with the model take MINPACK's path step for step.
 """
 from math import sqrt
 
@@ -120,10 +126,27 @@ class LMStrategy:
         pnorm = norm2(self.diag * step)
         # Model terms (lmder): ||J p||^2 and lambda ||D p||^2, relative to ||f||^2.
         Jp = self.R.dot(step[self.perm])
+        Jp_norm = norm2(Jp)
+        gauss_newton = self.par == 0
         trial = Trial(x_new=self.x + step, step=step, step_h_norm=pnorm,
-                      predicted_reduction=None, tr_hit=None)
-        trial.Jp_norm = norm2(Jp)
+                      predicted_reduction=None, tr_hit=None, gauss_newton=gauss_newton,
+                      gn_reduction=0.5 * Jp_norm ** 2 if gauss_newton else None)
+        trial.Jp_norm = Jp_norm
         return trial
+
+    def promised_reduction(self, lin, g_norm, Delta):
+        """The reduction of the cost the model promises for a full Gauss-Newton
+        step from `lin` (None if the radius Delta cuts it): MINPACK's lmpar on
+        a factorization of its own, so that the factors MINPACK would report
+        (`factors`, curve_fit's covariance) stay those of the last iteration.
+        The driver confirms ftol verdicts with it (driver._ftol_confirmed)."""
+        R, perm, qtf = qr_pivoted_qtf(lin.J, lin.f)
+        diag = np.maximum(self.diag, column_norms(lin.J)) if self.adaptive else self.diag
+        par, x = LMSubproblem(R, perm, diag, qtf).solve(Delta, 0.0)
+        if par != 0:
+            return None
+        Jp = R.dot(x[perm])
+        return 0.5 * Jp.dot(Jp)
 
     def failed_step(self, Delta, trial):
         """Non-finite residuals: treat as a very poor step (lmder's temp = 0.1)."""
@@ -137,13 +160,20 @@ class LMStrategy:
         if self.first_iteration:
             Delta = min(Delta, pnorm)
         actred = 1.0 - (fnorm1 / fnorm) ** 2 if 0.1 * fnorm1 < fnorm else -1.0
+        t = getattr(trial, "t", None)
         if fnorm == 0:
-            temp1 = temp2 = 0.0
+            prered = dirder = 0.0
+        elif t is not None:
+            # A damped Gauss-Newton step t p (damping.py): the model's relative
+            # reduction is (2t - t^2) ||J p||^2 / ||f||^2, its slope -t ||J p||^2.
+            q = 2.0 * trial.full_prediction / fnorm ** 2
+            prered = (2.0 * t - t * t) * q
+            dirder = -t * q
         else:
             temp1 = trial.Jp_norm / fnorm
             temp2 = sqrt(self.par) * pnorm / fnorm
-        prered = temp1 ** 2 + temp2 ** 2 / 0.5
-        dirder = -(temp1 ** 2 + temp2 ** 2)
+            prered = temp1 ** 2 + temp2 ** 2 / 0.5
+            dirder = -(temp1 ** 2 + temp2 ** 2)
         ratio = actred / prered if prered != 0 else 0.0
 
         if ratio <= 0.25:
@@ -161,7 +191,7 @@ class LMStrategy:
         if accepted:
             self.first_iteration = False
 
-        ftol_ok = abs(actred) <= ftol and prered <= ftol and 0.5 <= ratio <= 2
+        ftol_ok = abs(actred) <= ftol and prered <= ftol and 0.5 * ratio <= 1
         xtol_ok = Delta <= xtol * xnorm
         status = None
         if ftol_ok and xtol_ok:

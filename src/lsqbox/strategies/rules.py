@@ -90,7 +90,7 @@ class TrustRegionRules:
             return None
         self.prepare(lin, g_norm, Delta)
         trial = self.propose(Delta)
-        return trial.predicted_reduction if trial.gauss_newton else None
+        return trial.gn_reduction if trial.gauss_newton else None
 
     def result_optimality(self, lin, g_norm):
         return g_norm

@@ -169,6 +169,7 @@ class TRFStrategy(TrustRegionRules):
         return Trial(x_new=x_new, step=step, step_h_norm=norm2(step_h),
                      predicted_reduction=predicted,
                      tr_hit=None, gauss_newton=gauss_newton,
+                     gn_reduction=predicted if gauss_newton else None,
                      slope=float(self.g_h.dot(step_h)) if self.interpolated_shrink else None)
 
     def radius_changed(self, Delta_old, Delta_new):
