@@ -164,7 +164,9 @@ def write(rows, medium_rows=(), path=ROOT / "docs" / "benchmarks_lm.md"):
                  "is a Python loop over LAPACK calls (one pivoted QR and one small SVD per "
                  "accepted point, O(n) per trial); on problems this small the per-iteration "
                  "interpreter cost dominates. For expensive residual functions the "
-                 "difference vanishes, and the evaluation counts are MINPACK's.")]
+                 "difference vanishes; the evaluation counts are MINPACK's, or fewer where "
+                 "damped Gauss-Newton steps cut a linearly converging tail (the nfev "
+                 "columns).")]
     if medium_rows:
         table, g_lsq, g_sp = _table(medium_rows)
         lines += ["", "## Mid-size problems", "",
