@@ -211,6 +211,8 @@ def validate(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
                          "supported with it.")
     if jac_sparsity is not None and tr_solver == "exact" and not callable(jac):
         raise ValueError("tr_solver='exact' is incompatible with `jac_sparsity`.")
+    if callable(jac):
+        diff_step = None              # unused with a callable jac; SciPy ignores it
     if diff_step is not None:
         if isinstance(diff_step, (str, bytes)):
             raise TypeError("`diff_step` must be None or array_like of positive numbers.")

@@ -40,12 +40,13 @@ def test_lstsq_min_norm_of_an_exactly_singular_matrix_is_the_minimum_norm_soluti
 
 
 @pytest.mark.parametrize("shape", [(100, 3), (11, 4), (5, 5)])
-def test_qr_pivoted_qtf_gives_scipy_qr_bit_for_bit(rng, shape):
+def test_qr_pivoted_qtf_gives_scipy_qr(rng, shape):
     J = rng.standard_normal(shape) * np.array([1e-3, 1.0, 1e3, 1.0, 1.0][:shape[1]])
     f = rng.standard_normal(shape[0])
     R, perm, qtf = qr_pivoted_qtf(J, f)
     Q_ref, R_ref, perm_ref = qr(J, mode="economic", pivoting=True, check_finite=False)
     assert_array_equal(R, R_ref)
     assert_array_equal(perm, perm_ref)
-    assert_array_equal(qtf, Q_ref.T.dot(f))
+    # Q^T f by Householder application (ormqr), not through the formed Q
+    assert_allclose(qtf, Q_ref.T.dot(f), rtol=1e-13, atol=1e-13 * np.abs(f).max())
     assert_allclose(J[:, perm], Q_ref @ R, atol=1e-10)

@@ -314,3 +314,16 @@ def test_check_jacobian():
         check_jacobian(aslinearoperator(np.ones((3, 2))), 3, 2, v(x_scale="jac"))
     with pytest.raises(ValueError, match="The Jacobian at the initial point is not finite."):
         check_jacobian(np.array([[1.0, np.nan]]), 1, 2, o_trf)
+
+
+def test_diff_step_is_ignored_with_a_callable_jac_as_scipy_does():
+    """SciPy passes diff_step to its finite differences only; with a callable
+    jac any value (found by hypothesis: 'x') is ignored, not refused."""
+    import numpy as np
+    from lsqbox import least_squares
+
+    res = least_squares(lambda x: x - 1.0, [0.0, 0.0], jac=lambda x: np.eye(2),
+                        diff_step="x")
+    np.testing.assert_allclose(res.x, [1.0, 1.0])
+    with pytest.raises(TypeError):
+        least_squares(lambda x: x - 1.0, [0.0, 0.0], diff_step="x")

@@ -39,11 +39,12 @@ def _prepare_gelsd(A):
 
 def _prepare_geqp3(A):
     m, n = A.shape
-    geqp3, orgqr = get_lapack_funcs(("geqp3", "orgqr"), (A,))
+    geqp3, ormqr = get_lapack_funcs(("geqp3", "ormqr"), (A,))
     lwork_qr = int(np.real(geqp3(A, lwork=-1)[3][0]))
-    lwork_q = int(np.real(orgqr(np.zeros((m, n), order="F"), np.zeros(n), lwork=-1)[1][0]))
+    lwork_q = int(np.real(ormqr("L", "T", np.zeros((m, n), order="F"), np.zeros(n),
+                                np.zeros((m, 1), order="F"), lwork=-1)[1][0]))
     below_diagonal = np.tri(n, n, -1, dtype=bool)      # np.triu costs more than the QR
-    return geqp3, max(1, lwork_qr), orgqr, max(1, lwork_q), below_diagonal
+    return geqp3, max(1, lwork_qr), ormqr, max(1, lwork_q), below_diagonal
 
 
 def svd_thin(A):
@@ -80,18 +81,19 @@ def qr_pivoted_qtf(A, f):
     """QR with column pivoting, A P = Q R (m >= n), by direct LAPACK calls.
 
     Returns ``(R, perm, qtf)``: the n x n upper-triangular R, the permutation
-    (column j of A P is column perm[j] of A) and Q^T f (n components). Q is
-    formed (orgqr) and applied as scipy.linalg.qr's Q would be, so the numbers
-    are those of ``qr(A, mode='economic', pivoting=True)`` to the last bit."""
+    (column j of A P is column perm[j] of A) and Q^T f (n components). R and the
+    permutation are those of ``qr(A, mode='economic', pivoting=True)`` to the
+    last bit; Q^T f comes from applying the Householder reflections to f
+    (ormqr), as MINPACK's lmder does, without forming Q."""
     A = np.asarray(A, dtype=float)
     m, n = A.shape
-    geqp3, lwork_qr, orgqr, lwork_q, below = _prepared(_GEQP3, A, _prepare_geqp3)
+    geqp3, lwork_qr, ormqr, lwork_q, below = _prepared(_GEQP3, A, _prepare_geqp3)
     qr, jpvt, tau, _, info = geqp3(A, lwork_qr)
     if info != 0:
         raise np.linalg.LinAlgError(f"LAPACK geqp3 failed (info={info})")
     R = qr[:n, :n].copy()
     R[below] = 0.0
-    Q, _, info = orgqr(qr, tau, lwork=lwork_q, overwrite_a=1)
+    qtf, _, info = ormqr("L", "T", qr, tau, f.reshape(m, 1), lwork_q)
     if info != 0:
-        raise np.linalg.LinAlgError(f"LAPACK orgqr failed (info={info})")
-    return R, jpvt - 1, Q.T.dot(f)
+        raise np.linalg.LinAlgError(f"LAPACK ormqr failed (info={info})")
+    return R, jpvt - 1, qtf[:n, 0]
