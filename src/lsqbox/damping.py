@@ -28,25 +28,24 @@ and the best step along p is t* = 1 / kappa (for t = 1: kappa = 2 - ratio).
 In the linearly converging regime the Gauss-Newton steps keep (up to sign)
 one direction, the slowest eigenvector of the iteration, with a steady kappa;
 so when the next full Gauss-Newton step is nearly parallel to the last one
-and the last kappa says it overshoots clearly (kappa > 1.2), the step is shortened to
-t* = 1/kappa (not below 1/4). Its model prediction is P (2t - t^2), and with
-the true curvature its ratio is kappa / (2 kappa - 1), e.g. 0.72 instead of
-0.36, so the strict `ftol` test (ratio > 1/2, termination.py) can pass where
-it should. Problems whose Gauss-Newton steps agree with the model
-(kappa near 1: small residuals, the usual case) are untouched, and so are
-steps limited by the trust region or the bounds, 'lsmr' steps and 'lm'
-(MINPACK's own rules).
+and the last kappa says it overshoots clearly (kappa > 1.2), the step is
+shortened to t* = 1/kappa (not below 1/4). Its model prediction is
+P (2t - t^2), and with the true curvature its ratio is kappa / (2 kappa - 1),
+e.g. 0.72 instead of 0.36. Problems whose Gauss-Newton steps agree with the
+model (kappa near 1: small residuals, the usual case) are untouched, and so
+are steps limited by the trust region or the bounds and 'lsmr' steps. The
+strategies say which steps are full Gauss-Newton steps (`Trial.gauss_newton`:
+trf's and dogbox's exact steps, lm's steps with lambda = 0); jac='broyden'
+does without (driver.py).
 """
 from math import sqrt
 
 import numpy as np
 
 from .strategies import Trial
-from .termination import Status
 
 __all__ = ["GaussNewtonDamping"]
 
-FTOL_VERDICTS = (Status.FTOL, Status.FTOL_AND_XTOL)
 SHORTEST = 0.25          # never shorten a step below a quarter
 PARALLEL = 0.9           # |cos| between consecutive Gauss-Newton steps
 # kappa above which the step is shortened (ratio below 0.8 for a full step).
@@ -95,15 +94,6 @@ class GaussNewtonDamping:
         if kappa > OVERSHOOT:
             self.kappa = kappa
             self.direction = trial.step
-
-    @staticmethod
-    def verdict(trial, status):
-        """No `ftol` verdict from a shortened step: its good ratio is the
-        correction's, while the Gauss-Newton model itself is still off along
-        p, so the ratio says nothing about the model's agreement."""
-        if not isinstance(trial, _DampedTrial) or status not in FTOL_VERDICTS:
-            return status
-        return Status.XTOL if status == Status.FTOL_AND_XTOL else None
 
 
 class _DampedTrial(Trial):

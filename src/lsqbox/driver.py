@@ -273,9 +273,10 @@ class _Loop:
         model at the new point says so: its next step promises a reduction
         of the same order. The verdict stands when that promise is three
         orders below ftol * F (after superlinear convergence it is many
-        orders below); otherwise the solve goes on. Strategies without the
-        measure ('lm', 'lsmr') and steps limited by the trust region or the
-        bounds keep SciPy's verdict."""
+        orders below); otherwise the solve goes on. Without the measure
+        ('lsmr' steps, jac='broyden') and when the trust region or the bounds
+        limit the next step, the verdict stands as SciPy's (MINPACK's for lm).
+        A damped step's verdict (damping.py) is confirmed the same way."""
         measure = (None if self.secant
                    else getattr(self.strategy, "promised_reduction", None))
         promised = None if measure is None else measure(self.lin, self.g_norm, self.Delta)
@@ -347,7 +348,6 @@ class _Loop:
         self.actual_reduction = verdict.actual_reduction
         if self.damping is not None:
             self.damping.learn(trial, verdict.actual_reduction)
-            self.status = self.damping.verdict(trial, self.status)
         if self.settings.verbose == 2:
             self.step_norm = norm2(trial.step)
         self.status, self.Delta = self.failures.evaluable(verdict, verdict.Delta)

@@ -6,7 +6,6 @@ from numpy.testing import assert_allclose
 
 from lsqbox.damping import OVERSHOOT, SHORTEST, GaussNewtonDamping
 from lsqbox.strategies import Trial
-from lsqbox.termination import Status
 
 
 def gn_trial(step, predicted, x=(0.0, 0.0), gauss_newton=True):
@@ -84,13 +83,3 @@ def test_other_trials_forget_the_curvature():
     d = taught(0.4)
     d.learn(gn_trial([1.0, 0.0], 1.0), np.nan)
     assert d.kappa is None
-
-
-def test_a_damped_step_gives_no_ftol_verdict():
-    d = taught(0.4)
-    damped = d.adjust(gn_trial([1.0, 0.0], 1.0), np.zeros(2))
-    assert d.verdict(damped, Status.FTOL) is None
-    assert d.verdict(damped, Status.FTOL_AND_XTOL) == Status.XTOL
-    assert d.verdict(damped, Status.XTOL) == Status.XTOL
-    full = gn_trial([1.0, 0.0], 1.0)
-    assert d.verdict(full, Status.FTOL) == Status.FTOL
