@@ -50,7 +50,7 @@ class TRFStrategy(TrustRegionRules):
         self.ub = ub
         self.bounded = has_bounds(lb, ub) if bounded is None else bounded
         self.exact_steps = tr_solver == "exact"
-        self._finite = (lb > -np.inf, ub < np.inf)
+        self._finite = (lb > -np.inf, ub < np.inf) if self.bounded else None
         self.tr_solver = tr_solver
         options = dict(tr_options)
         self.regularize = options.pop("regularize", True)
