@@ -108,10 +108,6 @@ class Problem:
 
     def evaluate(self, x, purpose):
         """Residuals at one point, or a `Failure`."""
-        if self.inline and self.cache is None and not self.observers:
-            value = self._check(x, self.guarded_here(x), purpose)   # evaluate_many, inline
-            self.counts[purpose] += 1
-            return value
         return self.evaluate_many((x,), purpose)[0]
 
     def evaluate_many(self, xs, purpose):

@@ -84,8 +84,8 @@ class TrustRegionRules:
     def promised_reduction(self, lin, g_norm, Delta):
         """The reduction the model predicts for the next step from `lin` when
         that step is the full Gauss-Newton step (exact steps; it fits in the
-        radius Delta and the bounds). None elsewhere. The driver uses it to confirm an `ftol` verdict
-        (driver._ftol_confirmed)."""
+        radius Delta and the bounds). None elsewhere. The driver uses it to
+        confirm an `ftol` verdict (driver._ftol_confirmed)."""
         if not self.exact_steps:
             return None
         self.prepare(lin, g_norm, Delta)
