@@ -22,7 +22,10 @@ from scipy.linalg import cho_factor, cho_solve, LinAlgError
 from .vector import norm2
 
 EPS = np.finfo(float).eps
-_float64 = np.float64
+
+
+def _numpy_float(value):
+    return value if value is None else np.float64(value)
 
 __all__ = ["solve_lsq_trust_region", "solve_trust_region_2d", "secular_sums",
            "as_short_vectors"]
@@ -61,12 +64,45 @@ def as_short_vectors(*arrays):
 
 
 def _phi_and_derivative(alpha, suf, s2, Delta):
-    """phi(alpha) = ||p(alpha)|| - Delta and its derivative (s2 = s**2)."""
+    """phi(alpha) = ||p(alpha)|| - Delta and its derivative (s2 = s**2), of
+    the type of Delta (see `_more_iteration`)."""
     p2, dp = secular_sums(alpha, suf, s2)
     if p2 == 0:
         return -Delta, nan
     p_norm = sqrt(p2)
-    return _float64(p_norm - Delta), _float64(-dp / p_norm)
+    return p_norm - Delta, -dp / p_norm
+
+
+def _more_iteration(suf, s2, Delta, alpha, alpha_lower, alpha_upper, full_rank,
+                    rtol, max_iter):
+    """Moré's safeguarded Newton iteration for phi(alpha) = 0. Returns
+    (alpha, n_iter). Written for either Python floats (fast, on the lists of
+    `as_short_vectors`) or numpy floats (a zero division gives inf/nan with a
+    warning instead of an exception): the caller retries with numpy floats
+    when the Python ones raise."""
+    if full_rank:
+        phi, phi_prime = _phi_and_derivative(0.0, suf, s2, Delta)
+        alpha_lower = -phi / phi_prime
+
+    def safeguard():
+        return max(0.001 * alpha_upper, (alpha_lower * alpha_upper) ** 0.5)
+
+    if alpha is None or (not full_rank and alpha == 0):
+        alpha = safeguard()
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        if alpha < alpha_lower or alpha > alpha_upper:
+            alpha = safeguard()
+        phi, phi_prime = _phi_and_derivative(alpha, suf, s2, Delta)
+        if phi < 0:
+            alpha_upper = alpha
+        ratio = phi / phi_prime
+        alpha_lower = max(alpha_lower, alpha - ratio)
+        # Newton step on 1/||p|| - 1/Delta, which is nearly linear in alpha.
+        alpha -= (phi + Delta) * ratio / Delta
+        if abs(phi) < rtol * Delta:
+            break
+    return alpha, n_iter
 
 
 def solve_lsq_trust_region(n, m, uf, s, V, Delta, initial_alpha=None,
@@ -122,35 +158,15 @@ def solve_lsq_trust_region(n, m, uf, s, V, Delta, initial_alpha=None,
             return p, 0.0, 0
 
     s2 = s * s
-    alpha_upper = norm2(suf) / Delta
     suf_, s2_ = as_short_vectors(suf, s2)
-    if full_rank:
-        phi, phi_prime = _phi_and_derivative(0.0, suf_, s2_, Delta)
-        alpha_lower = -phi / phi_prime
-    else:
-        alpha_lower = 0.0
-
-    def safeguard():
-        return max(0.001 * alpha_upper, (alpha_lower * alpha_upper) ** 0.5)
-
-    if initial_alpha is None or (not full_rank and initial_alpha == 0):
-        alpha = safeguard()
-    else:
-        alpha = initial_alpha
-
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):
-        if alpha < alpha_lower or alpha > alpha_upper:
-            alpha = safeguard()
-        phi, phi_prime = _phi_and_derivative(alpha, suf_, s2_, Delta)
-        if phi < 0:
-            alpha_upper = alpha
-        ratio = phi / phi_prime
-        alpha_lower = max(alpha_lower, alpha - ratio)
-        # Newton step on 1/||p|| - 1/Delta, which is nearly linear in alpha.
-        alpha -= (phi + Delta) * ratio / Delta
-        if abs(phi) < rtol * Delta:
-            break
+    alpha_upper = sqrt(suf.dot(suf)) / Delta
+    start = (float(Delta), None if initial_alpha is None else float(initial_alpha),
+             0.0, float(alpha_upper))
+    try:
+        alpha, n_iter = _more_iteration(suf_, s2_, *start, full_rank, rtol, max_iter)
+    except (ZeroDivisionError, OverflowError):
+        alpha, n_iter = _more_iteration(suf, s2, *map(_numpy_float, start), full_rank,
+                                        rtol, max_iter)
 
     if not (isfinite(alpha) and alpha > 0):
         # The safeguards failed (degenerate spectrum): the minimum-norm step,
@@ -160,10 +176,9 @@ def solve_lsq_trust_region(n, m, uf, s, V, Delta, initial_alpha=None,
         p_min = -V[:, nonzero].dot(uf[nonzero] / s[nonzero])
         return p_min * min(1.0, Delta / norm2(p_min)), 0.0, n_iter
     p = V.dot(suf / (s2 + alpha))
-    p *= -1.0
     # ||p|| is within rtol of Delta; put it on the boundary exactly so the
-    # radius logic sees a boundary step.
-    p *= Delta / norm2(p)
+    # radius logic sees a boundary step (and turn it downhill).
+    p *= -(Delta / norm2(p))
     return p, alpha, n_iter
 
 
