@@ -18,6 +18,7 @@ import numpy as np
 __all__ = [
     "in_bounds", "make_strictly_feasible", "step_size_to_bound",
     "find_active_constraints", "cl_scaling_vector", "intersect_trust_region",
+    "ball_crossings",
     "has_bounds",
 ]
 
@@ -103,17 +104,20 @@ def step_size_to_bound(x, s, lb, ub, hits=True):
 
 def intersect_trust_region(x, s, Delta):
     """Both t with ||x + t s|| = Delta (x inside the ball), t_neg <= 0 <= t_pos."""
-    a = s.dot(s)
-    if a == 0:
+    return ball_crossings(s.dot(s), x.dot(s), x.dot(x), Delta)
+
+
+def ball_crossings(ss, xs, xx, Delta):
+    """`intersect_trust_region` from the products s.s, x.s and x.x."""
+    if ss == 0:
         raise ValueError("`s` is zero.")
-    b = x.dot(s)
-    c = x.dot(x) - Delta ** 2
+    c = xx - Delta ** 2
     if c > 0:
         raise ValueError("`x` is not within the trust region.")
     # Numerically stable roots of a t^2 + 2 b t + c (Numerical Recipes' form).
-    d = sqrt(b * b - a * c)
-    q = -(b + copysign(d, b))
-    t1 = q / a
+    d = sqrt(xs * xs - ss * c)
+    q = -(xs + copysign(d, xs))
+    t1 = q / ss
     t2 = c / q
     return (t1, t2) if t1 < t2 else (t2, t1)
 

@@ -9,7 +9,8 @@ line ``s0 + t s`` it is the scalar quadratic ``a t^2 + b t + c``.
 """
 import numpy as np
 
-__all__ = ["evaluate_quadratic", "build_quadratic_1d", "minimize_quadratic_1d"]
+__all__ = ["evaluate_quadratic", "build_quadratic_1d", "minimize_quadratic_1d",
+           "QuadraticOnSpan"]
 
 _float64 = np.float64
 
@@ -70,3 +71,33 @@ def minimize_quadratic_1d(a, b, lb, ub, c=0.0):
         if best_value is None or value < best_value:
             best_t, best_value = t, value
     return best_t, best_value
+
+
+class QuadraticOnSpan:
+    """q restricted to the span of a few directions s_0, ..., s_k-1 (the rows
+    of S): one product of J with all of them, then every value and every 1-D
+    restriction along them is scalar arithmetic on the k x k matrix
+    H = S (J^T J + diag(d)) S^T and the vector h = S g. `E` = S S^T gives
+    their Euclidean products (lengths, trust-region crossings)."""
+
+    def __init__(self, J, g, S, diag=None):
+        JS = J.dot(S.T)
+        H = JS.T.dot(JS)
+        if diag is not None:
+            H += (S * diag).dot(S.T)
+        self.H = H.tolist()
+        self.h = S.dot(g).tolist()
+        self.E = S.dot(S.T).tolist()
+
+    def value(self, i, t):
+        """q(t s_i)."""
+        return t * (0.5 * t * self.H[i][i] + self.h[i])
+
+    def line(self, j, i=None, t0=0.0):
+        """(a, b, c) of q(t0 s_i + t s_j) = a t^2 + b t + c (as
+        `build_quadratic_1d` with s0 = t0 s_i)."""
+        a = 0.5 * self.H[j][j]
+        b = self.h[j]
+        if i is None:
+            return a, b, 0.0
+        return a, b + t0 * self.H[i][j], self.value(i, t0)

@@ -24,14 +24,16 @@ A step that leaves the box is handled by the reflective selection of STIR
 reflection, and the scaled gradient step are compared on the model, and the
 best of the three is taken. Iterates stay strictly feasible.
 """
+from math import sqrt
+
 import numpy as np
 from scipy.linalg import qr
 from scipy.sparse.linalg import lsmr
 
-from ..bounds import (cl_scaling_vector, has_bounds, in_bounds, intersect_trust_region,
+from ..bounds import (ball_crossings, cl_scaling_vector, has_bounds, in_bounds,
                       make_strictly_feasible, step_size_to_bound, find_active_constraints)
 from ..linalg.operators import scale_columns, regularized_lsq_operator
-from ..linalg.quadratic import (build_quadratic_1d, evaluate_quadratic,
+from ..linalg.quadratic import (QuadraticOnSpan, build_quadratic_1d, evaluate_quadratic,
                                 minimize_quadratic_1d)
 from ..linalg.lapack import svd_thin as _svd
 from ..linalg.subproblem import solve_lsq_trust_region, solve_trust_region_2d
@@ -198,13 +200,20 @@ class TRFStrategy(TrustRegionRules):
             return p, p_h, -self._model(p_h)
 
         p_stride, hits = step_size_to_bound(x, p, lb, ub)
-        # Reflection of the remaining path at the boundary it hits.
+        # The three candidates lie along p_h, its reflection r_h (from the
+        # boundary point) and the scaled gradient: one product with J_h for
+        # the model along all of them.
         r_h = np.where(hits != 0, -p_h, p_h)
+        ag_h = -self.g_h
+        q = QuadraticOnSpan(self.J_h, self.g_h, np.array((p_h, r_h, ag_h)),
+                            diag=self.diag_for_model)
+        P, R, AG = 0, 1, 2
+
+        # Reflection of the remaining path at the boundary it hits.
         r = d * r_h
-        p = p * p_stride
-        p_h = p_h * p_stride
-        x_on_bound = x + p
-        _, to_tr = intersect_trust_region(p_h, r_h, Delta)
+        x_on_bound = x + p * p_stride
+        _, to_tr = ball_crossings(q.E[R][R], p_stride * q.E[P][R],
+                                  p_stride ** 2 * q.E[P][P], Delta)
         to_bound, _ = step_size_to_bound(x_on_bound, r, lb, ub, hits=False)
         r_stride = min(to_bound, to_tr)
         if r_stride > 0:
@@ -213,31 +222,25 @@ class TRFStrategy(TrustRegionRules):
         else:
             r_stride_l, r_stride_u = 0.0, -1.0
         if r_stride_l <= r_stride_u:
-            a, b, c = build_quadratic_1d(self.J_h, self.g_h, r_h, s0=p_h,
-                                         diag=self.diag_for_model)
+            a, b, c = q.line(R, P, p_stride)
             r_stride, r_value = minimize_quadratic_1d(a, b, r_stride_l, r_stride_u, c=c)
-            r_h = p_h + r_h * r_stride
-            r = d * r_h
         else:
             r_value = np.inf
 
-        # Back off the truncated step from the boundary.
-        p = p * theta
-        p_h = p_h * theta
-        p_value = self._model(p_h)
+        # The truncated step, backed off from the boundary.
+        p_value = q.value(P, theta * p_stride)
 
-        ag_h = -self.g_h
         ag = d * ag_h
-        to_tr = Delta / norm2(ag_h)
+        to_tr = Delta / sqrt(q.E[AG][AG])
         to_bound, _ = step_size_to_bound(x, ag, lb, ub, hits=False)
         ag_stride = theta * to_bound if to_bound < to_tr else to_tr
-        a, b = build_quadratic_1d(self.J_h, self.g_h, ag_h, diag=self.diag_for_model)
+        a, b, _ = q.line(AG)
         ag_stride, ag_value = minimize_quadratic_1d(a, b, 0, ag_stride)
-        ag_h = ag_h * ag_stride
-        ag = ag * ag_stride
 
         if p_value < r_value and p_value < ag_value:
-            return p, p_h, -p_value
+            t = theta * p_stride
+            return p * t, p_h * t, -p_value
         if r_value < p_value and r_value < ag_value:
-            return r, r_h, -r_value
-        return ag, ag_h, -ag_value
+            r_h = p_h * p_stride + r_h * r_stride
+            return d * r_h, r_h, -r_value
+        return ag * ag_stride, ag_h * ag_stride, -ag_value
