@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from lsqbox.bounds import (cl_scaling_vector, find_active_constraints, has_bounds,
+from lsqbox.bounds import (ball_crossings, cl_scaling_vector, find_active_constraints, has_bounds,
                            in_bounds, intersect_trust_region, make_strictly_feasible,
                            step_size_to_bound)
 
@@ -226,6 +226,14 @@ def test_intersect_trust_region_simple():
     # x on the sphere: one root is 0
     t_neg, t_pos = intersect_trust_region(np.array([2.0, 0.0]), np.array([-1.0, 1.0]), 2.0)
     assert t_neg == 0.0 and t_pos == pytest.approx(2.0)
+
+
+def test_ball_crossings_from_products_agree_with_the_vectors():
+    rng = np.random.default_rng(6)
+    for _ in range(100):
+        x, s = rng.normal(size=3), rng.normal(size=3)
+        Delta = 1.5 * np.linalg.norm(x)
+        assert ball_crossings(s @ s, x @ s, x @ x, Delta) == intersect_trust_region(x, s, Delta)
 
 
 def test_intersect_trust_region_errors():

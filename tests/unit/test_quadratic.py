@@ -5,8 +5,8 @@ from numpy.testing import assert_allclose
 from scipy.sparse import csr_array
 from scipy.sparse.linalg import aslinearoperator
 
-from lsqbox.linalg.quadratic import (build_quadratic_1d, evaluate_quadratic,
-                                     minimize_quadratic_1d)
+from lsqbox.linalg.quadratic import (QuadraticOnSpan, build_quadratic_1d,
+                                     evaluate_quadratic, minimize_quadratic_1d)
 
 
 def q_direct(J, g, s, diag=None):
@@ -60,6 +60,32 @@ def test_build_quadratic_1d(model, kind, use_diag):
     for t in (-2.0, -0.3, 0.0, 0.7, 3.0):
         assert a * t ** 2 + b * t + c == pytest.approx(q_direct(J, g, s0 + t * s, diag),
                                                        rel=1e-12, abs=1e-12)
+
+
+
+@pytest.mark.parametrize("kind", ["dense", "sparse", "operator"])
+@pytest.mark.parametrize("use_diag", [False, True])
+def test_quadratic_on_span_matches_the_model_along_each_direction(model, kind, use_diag):
+    """trf's reflective step selection: values and 1-D restrictions along
+    three directions from one product with J agree with the direct model."""
+    J, g, diag, rng = model
+    diag = diag if use_diag else None
+    Jk = {"dense": J, "sparse": csr_array(J), "operator": aslinearoperator(J)}[kind]
+    S = rng.normal(size=(3, 4))
+    q = QuadraticOnSpan(Jk, g, S, diag=diag)
+    assert_allclose(q.E, S @ S.T, rtol=1e-14)
+    for i in range(3):
+        for t in (-1.5, 0.0, 0.4, 2.0):
+            assert q.value(i, t) == pytest.approx(q_direct(J, g, t * S[i], diag),
+                                                  rel=1e-12, abs=1e-13)
+        a, b, c = q.line(i)
+        assert (a, b, c) == pytest.approx((*build_quadratic_1d(J, g, S[i], diag=diag), 0.0),
+                                          rel=1e-12)
+        for j in range(3):
+            t0 = 0.7
+            a, b, c = q.line(j, i, t0)
+            assert (a, b, c) == pytest.approx(
+                build_quadratic_1d(J, g, S[j], diag=diag, s0=t0 * S[i]), rel=1e-12)
 
 
 @pytest.mark.parametrize("a, b, lb, ub, c", [

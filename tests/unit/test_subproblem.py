@@ -310,3 +310,34 @@ def test_rank_deficient_fallback_never_stretches_the_minimum_norm_step():
     assert alpha == 0.0
     model = 0.5 * norm(J.dot(p) + f) ** 2 - 0.5 * norm(f) ** 2
     assert model < 0
+
+
+def test_python_float_iteration_falls_back_to_numpy_on_zero_division():
+    """Moré's iteration runs on Python floats for short vectors; where they
+    would raise (phi' underflows to -0.0 while ||p|| > 0: s = 1e50,
+    U^T f = 1e-100), it runs again on numpy floats, whose inf/nan lead to the
+    minimum-norm fallback: a finite step of length Delta, alpha 0."""
+    s, uf, V = np.array([1e50]), np.array([1e-100]), np.eye(1)
+    Delta = 1e-160
+    with np.errstate(all="ignore"):
+        p, alpha, _ = solve_lsq_trust_region(1, 1, uf, s, V, Delta)
+    assert np.all(np.isfinite(p))
+    assert alpha == 0.0
+    assert_allclose(p, [-Delta], rtol=1e-12)
+
+
+def test_python_and_numpy_float_iterations_agree():
+    from lsqbox.linalg.subproblem import _more_iteration, as_short_vectors
+    rng = np.random.default_rng(3)
+    J, f = random_problem(rng, 8, 4)
+    uf, s, V = factors(J, f)
+    suf, s2 = s * uf, s * s
+    Delta = 0.1 * norm(V @ (uf / s))
+    upper = norm(suf) / Delta
+    fast = _more_iteration(*as_short_vectors(suf, s2), float(Delta), None, 0.0, float(upper),
+                           True, 0.01, 10)
+    slow = _more_iteration(suf, s2, np.float64(Delta), None, np.float64(0.0),
+                           np.float64(upper), True, 0.01, 10)
+    assert type(fast[0]) is float and type(slow[0]) is np.float64
+    assert fast[1] == slow[1]
+    assert fast[0] == pytest.approx(slow[0], rel=1e-12)
