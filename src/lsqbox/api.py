@@ -94,6 +94,9 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
         Relative noise level of the residuals. 'auto' estimates it at x0 from
         8 extra evaluations (a difference table, Moré & Wild's ECnoise); the
         finite-difference steps are then sqrt(noise) instead of sqrt(eps).
+        With jac='broyden', one more evaluation at x0 tells stochastic noise
+        from deterministic noise (the same value again); the restarts that
+        spend the remaining budget never repeat a point for the latter.
     max_time : float
         Wall-time budget in seconds; the best point so far is returned with
         status 0.
@@ -152,9 +155,10 @@ def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale
         loss_obj = make_loss(opts.loss, opts.f_scale)
         if callable(opts.loss):
             loss_obj.rho(f0)  # raises if the callable's output has the wrong shape
-        noise_level = _noise_level(noise, problem, x0, f0, opts.lb, opts.ub)
+        noise_level, stochastic = _noise(noise, problem, x0, f0, opts.lb, opts.ub,
+                                         opts.jac == "broyden")
         jacobian = _jacobian_source(opts, problem, x0, f0_raw.dtype, m, n, noise_level,
-                                    jac_options)
+                                    jac_options, stochastic)
         J0 = jacobian.jacobian(x0, f0)
         _refuse_unmeasured_columns(jacobian, x0)
         tr_solver = check_jacobian(J0, m, n, opts)
@@ -225,23 +229,28 @@ def _check_extras(opts, jac_options, noise, max_time, eval_timeout, max_failures
     return {"max_time": max_time, "max_failures": int(max_failures)}
 
 
-def _noise_level(noise, problem, x0, f0, lb, ub):
+def _noise(noise, problem, x0, f0, lb, ub, broyden):
+    """(relative level or None, stochastic): Broyden's restarts also need to
+    know whether the noise is stochastic (noise.probe_noise)."""
     if noise is None:
-        return None
+        return None, False
+    if broyden:
+        from .noise import probe_noise
+        return probe_noise(problem, x0, f0, lb, ub, noise)
     if noise == "auto":
         from .noise import estimate_noise
-        return estimate_noise(problem, x0, f0, lb, ub)
-    return float(noise)
+        return estimate_noise(problem, x0, f0, lb, ub), False
+    return float(noise), False
 
 
 def _jacobian_source(opts, problem, x0, f_dtype, m, n, noise_level=None,
-                     jac_options=None):
+                     jac_options=None, stochastic=False):
     if callable(opts.jac):
         return CallableJacobian(opts.jac, opts.args, opts.kwargs)
     if opts.jac == "broyden":
         fd = FiniteDifferenceJacobian(problem, "2-point", x0, opts.lb, opts.ub, f_dtype,
                                       diff_step=opts.diff_step, noise=noise_level)
-        return BroydenJacobian(fd, n, opts.x_scale, jac_options)
+        return BroydenJacobian(fd, n, opts.x_scale, jac_options, stochastic_noise=stochastic)
     sparsity = None
     if opts.jac_sparsity is not None:
         sparsity = check_jac_sparsity(opts.jac_sparsity, m, n)

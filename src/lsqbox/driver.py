@@ -234,6 +234,7 @@ class _Loop:
         # the Gauss-Newton promise (_ftol_confirmed).
         self.secant = self.refresh_notice is not None
         self.damping = None if self.secant else GaussNewtonDamping()
+        self._last_trial = None         # secant sources: (x, f) of the latest trial
 
     # -- the story ------------------------------------------------------------
     def solve(self, x0, f0, J0=None):
@@ -321,8 +322,16 @@ class _Loop:
         return False, trial, f_new
 
     def _evaluate(self, trial):
+        if self.secant and self._last_trial is not None and np.array_equal(
+                trial.x_new, self._last_trial[0]):
+            # The rejected trial again (its secant was not used, and the
+            # shrunken radius still holds the step: lmder's rule can do this).
+            # An expensive function is not run twice at one point.
+            return self._last_trial[1]
         f_new, failed_attempts = _evaluate_trial(self.problem, trial.x_new,
                                                  self.settings.max_nfev)
+        if self.secant and not isinstance(f_new, Failure):
+            self._last_trial = (trial.x_new.copy(), f_new)
         if failed_attempts:
             self.failures.recent.extend([False] * failed_attempts)
         if not isinstance(f_new, Failure):
@@ -399,10 +408,14 @@ class _Loop:
         those shrinks (as after evaluation failures, see _FailureLog)."""
         if self.refresh_notice is None:
             return
-        if getattr(self.jacobian, "restarting", False) and hasattr(self.strategy, "restart"):
-            # A noisy restart: the strategy's state starts afresh (lm only).
-            self.strategy.restart(self.it.linearization())
+        restarting = getattr(self.jacobian, "restarting", False)
         fraction = self.refresh_notice()
+        if restarting and hasattr(self.strategy, "restart"):
+            # A noisy restart is a new start (lm only): the strategy's state
+            # and the radius begin afresh, as at the first iteration.
+            self.Delta = max(self.Delta, self.strategy.restart(self.it.linearization()))
+            self.Delta_before_shrinks = None
+            return
         if not fraction:
             return
         if self.Delta_before_shrinks is not None:

@@ -19,7 +19,7 @@ import numpy as np
 
 from .problem import Failure
 
-__all__ = ["estimate_noise"]
+__all__ = ["estimate_noise", "probe_noise"]
 
 NOISE = "noise"
 MAX_LEVEL = 1e-2
@@ -30,6 +30,34 @@ def estimate_noise(problem, x, f, lb, ub, n_points=8, h=1e-4, seed=0):
 
     Uses `n_points` extra evaluations (purpose 'noise'), kept inside the bounds.
     """
+    points = _table_points(x, lb, ub, n_points, h, seed)
+    return _level_from_table(f, problem.evaluate_many(points, NOISE))
+
+
+def probe_noise(problem, x, f, lb, ub, level="auto"):
+    """(relative noise level, stochastic) at x, for jac='broyden'.
+
+    `level` is 'auto' (estimated as by `estimate_noise`) or the user's number.
+    One more evaluation, at x itself and in the same batch as the table, says
+    whether the noise is stochastic (another value at the same point) or
+    deterministic (the same value again: noise from meshes, tolerances, inner
+    iterations; the usual kind in simulation codes). The noisy restarts use
+    it: new values at old points are new information only for stochastic
+    noise (see jacobian.broyden.restart_step_factor). An evaluation that fails
+    counts as deterministic (no point is run twice on that guess)."""
+    points = [np.array(x, dtype=float)]
+    if level == "auto":
+        points += _table_points(x, lb, ub, 8, 1e-4, 0)
+    values = problem.evaluate_many(points, NOISE)
+    again = values[0]
+    stochastic = (not isinstance(again, Failure)
+                  and not np.array_equal(np.asarray(again, dtype=float), f))
+    if level == "auto":
+        level = _level_from_table(f, values[1:])
+    return float(level), stochastic
+
+
+def _table_points(x, lb, ub, n_points, h, seed):
     n = x.size
     rng = np.random.default_rng(seed)
     p = rng.standard_normal(n)
@@ -42,8 +70,10 @@ def estimate_noise(problem, x, f, lb, ub, n_points=8, h=1e-4, seed=0):
         far = x + n_points * step * p
         if np.any(far > ub) or np.any(far < lb):
             step *= 1e-3
-    points = [x + i * step * p for i in range(1, n_points + 1)]
-    values = problem.evaluate_many(points, NOISE)
+    return [x + i * step * p for i in range(1, n_points + 1)]
+
+
+def _level_from_table(f, values):
     if any(isinstance(v, Failure) for v in values):
         return np.finfo(float).eps
     table = np.vstack([f] + [np.asarray(v, dtype=float) for v in values])  # (m+1, m_res)

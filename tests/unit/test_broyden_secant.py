@@ -171,8 +171,9 @@ def test_driver_calls_lm_restart_only_at_noisy_restarts(monkeypatch, noise, expe
     original = LMStrategy.restart
 
     def spy(self, lin):
-        original(self, lin)
+        radius = original(self, lin)
         seen.append((self.diag.copy(), np.sqrt((lin.J ** 2).sum(axis=0))))
+        return radius
 
     monkeypatch.setattr(LMStrategy, "restart", spy)
     fun = _RelNoise()
@@ -234,3 +235,156 @@ def test_interpolated_shrink_saves_runs(name, before, after):
     assert (old.nfev, new.nfev) == (before, after)
     assert new.status > 0
     assert new.cost <= old.cost * (1 + 1e-8) + 1e-12
+
+
+# -- noisy restarts: lm starts afresh, new points, stochastic or not ----------
+def test_lm_restart_returns_lmders_initial_radius():
+    from lsqbox.strategies.lm import FACTOR, LMStrategy
+    from lsqbox.strategies import Linearization
+    lm = LMStrategy("jac")
+    J = np.array([[3.0, 0.0], [4.0, 2.0]])
+    lin = Linearization(np.array([1.0, -2.0]), np.ones(2), J, J.T.dot(np.ones(2)),
+                        np.ones(2), np.ones(2))
+    # D = column norms (5, 2); FACTOR |D x| = 100 |(5, -4)|
+    assert lm.restart(lin) == pytest.approx(FACTOR * np.sqrt(41.0))
+
+
+def test_driver_takes_the_restart_radius(monkeypatch):
+    from lsqbox.strategies.lm import LMStrategy
+    restarted, radii = [], []
+    original_restart, original_prepare = LMStrategy.restart, LMStrategy.prepare
+
+    def restart(self, lin):
+        radius = original_restart(self, lin)
+        restarted.append(radius)
+        return radius
+
+    def prepare(self, lin, g_norm, Delta):
+        if len(restarted) > len(radii):
+            radii.append(Delta)         # the first radius after each restart
+        return original_prepare(self, lin, g_norm, Delta)
+
+    monkeypatch.setattr(LMStrategy, "restart", restart)
+    monkeypatch.setattr(LMStrategy, "prepare", prepare)
+    least_squares(_RelNoise(), [-1.2, 1.0], jac="broyden", method="lm", noise=1e-3,
+                  max_nfev=300)
+    assert len(restarted) >= 10
+    assert all(Delta >= r for Delta, r in zip(radii, restarted))
+
+
+def test_restart_steps_never_repeat_for_deterministic_noise():
+    from lsqbox.jacobian.broyden import restart_step_factor
+    factors = [restart_step_factor(k) for k in range(1, 65)]
+    assert factors[:3] == pytest.approx([-1.0, 2 ** -0.5, -(2 ** 0.5)])
+    assert len(set(factors)) == 64
+    assert all(0.5 <= abs(c) <= 2.0 for c in factors)
+    assert all(a * b < 0 for a, b in zip(factors, factors[1:]))      # sides alternate
+
+
+def test_restart_steps_repeat_for_stochastic_noise():
+    from lsqbox.jacobian.broyden import restart_step_factor
+    assert [restart_step_factor(k, True) for k in range(1, 6)] == [-1.0, 0.5, -0.5, 0.5, -0.5]
+
+
+class _QuadraticFD:
+    """Forward differences of f(x) = x^2 at step eps_r * step_factor: 2x + h."""
+    pattern = None
+    noise = 1e-3
+    eps_r = 0.1
+    frozen = np.array([], dtype=int)
+
+    def __init__(self):
+        self.step_factor = 1.0
+
+    def jacobian(self, x, f):
+        return np.array([[2.0 * x[0] + self.eps_r * self.step_factor]])
+
+
+@pytest.mark.parametrize("stochastic", [False, True])
+def test_restarts_at_one_point_cancel_the_first_order_error(stochastic):
+    src = BroydenJacobian(_QuadraticFD(), 1, np.ones(1), stochastic_noise=stochastic)
+    x, f = np.array([3.0]), np.array([9.0])
+    assert src.jacobian(x, f)[0, 0] == pytest.approx(6.1)       # forward, h = 0.1
+    for _ in range(4):
+        # Each restart's step is on the other side of the last one, with
+        # another size (deterministic) or 1/2 (stochastic): their mean
+        # weighted by the other's step is exact for a quadratic.
+        src._begin_restart()
+        src._refresh(x, f)
+        assert src.J[0, 0] == pytest.approx(6.0, abs=1e-12)
+
+
+def _probe(fun, level):
+    from lsqbox.api import BoundFunction
+    from lsqbox.executor import open_executor
+    from lsqbox.noise import probe_noise
+    from lsqbox.problem import Problem
+    x0 = np.array([0.3, 0.2])
+    with open_executor(None, None) as ex:
+        problem = Problem(BoundFunction(fun, (), {}), ex)
+        f0 = problem.evaluate_initial(x0)
+        level, stochastic = probe_noise(problem, x0, f0, np.full(2, -np.inf),
+                                        np.full(2, np.inf), level)
+        return level, stochastic, problem.nfev_total
+
+
+def _deterministic_noise(x):
+    return np.array([1.0 + x[0] + 1e-3 * np.sin(1e7 * x[0]), 2.0 + 1e-3 * np.cos(1e7 * x[1])])
+
+
+def test_probe_noise_deterministic_auto_and_number():
+    level, stochastic, nfev = _probe(_deterministic_noise, "auto")
+    assert not stochastic and nfev == 1 + 1 + 8        # x0, x0 again, the table
+    assert 1e-5 < level <= MAX_LEVEL
+    assert _probe(_deterministic_noise, 2e-3) == (2e-3, False, 2)
+
+
+def test_probe_noise_stochastic():
+    rng = np.random.default_rng(1)
+
+    def fun(x):
+        return np.array([1.0 + x[0], 2.0 + x[1]]) * (1.0 + 1e-3 * rng.standard_normal(2))
+
+    level, stochastic, nfev = _probe(fun, "auto")
+    assert stochastic and nfev == 10
+    assert 2e-4 < level < 5e-3                          # the true level is 1e-3
+
+
+def test_probe_noise_failure_at_the_repeat_counts_as_deterministic():
+    calls = []
+
+    def fun(x):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("crashed")
+        return np.array([1.0 + x[0], 2.0])
+
+    assert _probe(fun, 1e-3)[:2] == (1e-3, False)
+
+
+def _bdqrtic(x):
+    """CUTEr's BDQRTIC as a least-squares problem (Moré-Wild's problem 19)."""
+    k = x.size - 4
+    r = np.empty(2 * k)
+    r[:k] = 3.0 - 4.0 * x[:k]
+    r[k:] = (x[:k] ** 2 + 2.0 * x[1:k + 1] ** 2 + 3.0 * x[2:k + 2] ** 2
+             + 4.0 * x[3:k + 3] ** 2 + 5.0 * x[-1] ** 2)
+    return r
+
+
+def test_a_rejected_trial_proposed_again_is_not_run_again():
+    # lmder's radius after a poor step, 1/2 min(Delta, 10 |p|), can still hold
+    # the Gauss-Newton step p; when the trial's secant was not used (its
+    # residuals grew tenfold) J is unchanged and the same point comes back.
+    # Measured before the driver remembered the last trial: 5 points run
+    # twice, 890 runs.
+    points = []
+
+    def fun(x):
+        points.append(x.tobytes())
+        return _bdqrtic(x)
+
+    res = least_squares(fun, np.ones(8), jac="broyden", method="lm", max_nfev=900)
+    assert len(points) == len(set(points)) == res.nfev == 885
+    assert res.status == 3
+    assert res.cost == pytest.approx(5.119487031941011, rel=1e-9)

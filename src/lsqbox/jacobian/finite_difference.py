@@ -124,7 +124,7 @@ class FiniteDifferenceJacobian:
         # -0.0, which x + 0.0 turns into +0.0).
         sign_of = x + 0.0
         abs_x = np.abs(x)
-        # step_factor: 1 except in Broyden's noisy restarts (-1, +-0.5: new points)
+        # step_factor: 1 except in Broyden's noisy restarts (broyden.restart_step_factor)
         default = np.maximum(abs_x, self.typical)
         default *= self.eps_r * abs(self.step_factor)
         default = np.copysign(default, sign_of)

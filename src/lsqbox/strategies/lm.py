@@ -66,11 +66,12 @@ class LMStrategy:
         noisy finite differences (new steps at every restart) the noise-inflated
         column norms would accumulate in it for good and distort every later
         step. (A restart through `refine` already gets a new D, from
-        `initial_radius`.)"""
-        if self.adaptive:
-            acnorm = column_norms(lin.J)
-            self.diag = np.where(acnorm == 0, 1.0, acnorm)
+        `initial_radius`.) Returns lmder's initial radius, FACTOR |D x|, for
+        the restart: the radius the earlier, noisy run shrank to says nothing
+        about the new model (measured on the noisy Moré-Wild set over six
+        noise seeds, docs/benchmarks.md)."""
         self.par = 0.0
+        return self.initial_radius(lin)
 
     # -- once per accepted point ---------------------------------------------
     def _factor(self, lin):
