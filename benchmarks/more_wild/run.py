@@ -63,7 +63,12 @@ Noise (``--noise [LEVEL]``, default level 1e-3): each call returns
 solver sees the same noisy value at x0 (its first evaluation). As in
 Moré–Wild's noisy set the histories, f(x0) and f_L are the noisy values the
 solvers see. (Moré–Wild's ``noisy3`` uses uniform noise u ~ U[-1e-3, 1e-3] on
-each residual; we use the normal distribution asked for here.)
+each residual; we use the normal distribution asked for here.) With
+``--deterministic`` the noise is a function of x instead (z from a generator
+seeded by (seed, problem, crc32 of x's bytes)): the same x returns the same
+value, as a simulation code with computational noise does. ``--seeds 1-4``
+reruns the (stochastic) noisy set with more noise realizations; the page then
+shows the mean over them.
 """
 
 from __future__ import annotations
@@ -82,6 +87,7 @@ import platform  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+import zlib  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -95,13 +101,16 @@ from problems import PROBLEMS  # noqa: E402
 DOCS = REPO / "docs"
 MD_PATH = DOCS / "benchmarks_more_wild.md"
 PNG_PATH = DOCS / "more_wild_profiles.png"
+SEEDS_PATH = HERE / "results_noisy_seeds.json"   # --seeds: more noise realizations
 DEFAULT_TAUS = (1e-1, 1e-3, 1e-5, 1e-7)
 MAIN_TAU = 1e-5
 BUDGET_FACTOR = 100          # budget = BUDGET_FACTOR * (n + 1) evaluations
 DEFAULT_NOISE = 1e-3
 
 
-def results_path(noise: float) -> Path:
+def results_path(noise: float, deterministic: bool = False) -> Path:
+    if noise > 0 and deterministic:
+        return HERE / "results_noisy_deterministic.json"
     return HERE / ("results_noisy.json" if noise > 0 else "results_smooth.json")
 
 
@@ -120,11 +129,14 @@ class CountedFunction:
     otherwise it evaluates but records nothing: the history is truncated).
     """
 
-    def __init__(self, fun, budget, noise=0.0, rng=None, hard_stop=True):
+    def __init__(self, fun, budget, noise=0.0, rng=None, hard_stop=True, key=None):
         self.fun = fun
         self.budget = int(budget)
         self.noise = float(noise)
         self.rng = rng
+        # Deterministic noise: z drawn from a generator seeded by `key` and
+        # the bits of x, so the same x always gets the same z.
+        self.key = key
         self.hard_stop = hard_stop
         self.fvals: list[float] = []
         self.calls = 0
@@ -141,7 +153,9 @@ class CountedFunction:
         with np.errstate(all="ignore"):
             r = np.asarray(self.fun(x), dtype=float)
             if self.noise > 0:
-                r = r * (1.0 + self.noise * self.rng.standard_normal(r.shape))
+                rng = self.rng if self.key is None else np.random.default_rng(
+                    [*self.key, zlib.crc32(x.tobytes())])
+                r = r * (1.0 + self.noise * rng.standard_normal(r.shape))
             f = float(r @ r)
         if not math.isfinite(f):
             f = math.inf
@@ -283,11 +297,19 @@ def best_so_far(fvals):
     return out
 
 
-def run_one(name, problem, noise, seed, full_history=False):
+def _counted(problem, budget, noise, seed, deterministic):
+    """The counting wrapper: smooth, stochastic noise (a stream seeded by
+    (seed, problem)) or deterministic noise (seeded by (seed, problem, x))."""
+    if noise > 0 and deterministic:
+        return CountedFunction(problem.fun, budget, noise=noise, key=(seed, problem.index))
+    rng = noise_rng(seed, problem.index) if noise > 0 else None
+    return CountedFunction(problem.fun, budget, noise=noise, rng=rng)
+
+
+def run_one(name, problem, noise, seed, full_history=False, deterministic=False):
     adapter = SOLVERS[name][0]
     budget = BUDGET_FACTOR * (problem.n + 1)
-    rng = noise_rng(seed, problem.index) if noise > 0 else None
-    fun = CountedFunction(problem.fun, budget, noise=noise, rng=rng)
+    fun = _counted(problem, budget, noise, seed, deterministic)
     x0 = np.array(problem.x0, dtype=float)
     t0 = time.perf_counter()
     try:
@@ -321,10 +343,10 @@ def run_one(name, problem, noise, seed, full_history=False):
     return run
 
 
-def problem_meta(problem, noise, seed):
+def problem_meta(problem, noise, seed, deterministic=False):
     x0 = np.array(problem.x0, dtype=float)
     if noise > 0:   # the first evaluation of every solver: the first draw of the seeded rng
-        r = CountedFunction(problem.fun, 1, noise=noise, rng=noise_rng(seed, problem.index))(x0)
+        r = _counted(problem, 1, noise, seed, deterministic)(x0)
     else:
         r = problem.fun(x0)
     r_true = problem.fun(x0)
@@ -334,9 +356,8 @@ def problem_meta(problem, noise, seed):
             "f0_true": float(r_true @ r_true)}
 
 
-def parse_problems(spec):
-    if not spec:
-        return list(PROBLEMS)
+def parse_ints(spec):
+    """'1-10,19' -> {1, ..., 10, 19}."""
     chosen = set()
     for part in spec.split(","):
         part = part.strip()
@@ -347,6 +368,13 @@ def parse_problems(spec):
             chosen.update(range(int(a), int(b) + 1))
         else:
             chosen.add(int(part))
+    return chosen
+
+
+def parse_problems(spec):
+    if not spec:
+        return list(PROBLEMS)
+    chosen = parse_ints(spec)
     bad = sorted(i for i in chosen if not 1 <= i <= len(PROBLEMS))
     if bad:
         raise SystemExit(f"--problems: no problem number(s) {bad} (1..{len(PROBLEMS)})")
@@ -377,7 +405,8 @@ def versions():
     return out
 
 
-def run_benchmark(solvers, problems, noise, seed, full_history=False, verbose=True):
+def run_benchmark(solvers, problems, noise, seed, full_history=False, verbose=True,
+                  deterministic=False):
     meta_solvers, runs = {}, {}
     for name in solvers:
         reason = SOLVERS[name][1]()
@@ -390,7 +419,8 @@ def run_benchmark(solvers, problems, noise, seed, full_history=False, verbose=Tr
         runs[name] = {}
         t0 = time.perf_counter()
         for p in problems:
-            runs[name][str(p.index)] = run_one(name, p, noise, seed, full_history)
+            runs[name][str(p.index)] = run_one(name, p, noise, seed, full_history,
+                                               deterministic)
         meta_solvers[name]["time"] = round(time.perf_counter() - t0, 2)
         if verbose:
             n_budget = sum(r["stop"] == "budget" for r in runs[name].values())
@@ -402,19 +432,20 @@ def run_benchmark(solvers, problems, noise, seed, full_history=False, verbose=Tr
         "meta": {
             "created": _dt.datetime.now().isoformat(timespec="seconds"),
             "noise": noise, "noise_model": "r * (1 + noise * N(0, I))" if noise else None,
+            "deterministic": bool(noise and deterministic),
             "seed": seed, "budget": f"{BUDGET_FACTOR} * (n + 1) evaluations",
             "versions": versions(), "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
             "solvers": meta_solvers,
         },
-        "problems": [problem_meta(p, noise, seed) for p in problems],
+        "problems": [problem_meta(p, noise, seed, deterministic) for p in problems],
         "runs": runs,
     }
 
 
 def merge_results(old, new):
     """Add/replace the runs of `new` in `old` (same noise and seed)."""
-    for key in ("noise", "seed"):
-        if old["meta"].get(key) != new["meta"].get(key):
+    for key in ("noise", "seed", "deterministic"):
+        if old["meta"].get(key, False) != new["meta"].get(key, False):
             raise SystemExit(f"--merge: {key} differs from the stored results "
                              f"({old['meta'].get(key)} vs {new['meta'].get(key)})")
     probs = {p["index"]: p for p in old["problems"]}
@@ -594,7 +625,9 @@ def _set_title(results, truth=False):
     noise = results["meta"]["noise"]
     if not noise:
         return "smooth"
-    return (f"noisy ({noise:g}), noise-free f" if truth else f"noisy ({noise:g} relative)")
+    kind = ", deterministic" if results["meta"].get("deterministic") else ""
+    return (f"noisy ({noise:g}{kind}), noise-free f" if truth
+            else f"noisy ({noise:g} relative{kind})")
 
 
 _SET_NOTES = {
@@ -617,7 +650,56 @@ def _reference_note():
         "on f_L, i.e. on which solvers are compared, and on the noise criterion.")
 
 
-def write_markdown(sets, taus, path, png_path):
+def _spread(values):
+    return (f"{np.mean(values):.0f}% ({min(values):.0f}–{max(values):.0f})"
+            if values else "–")
+
+
+def seeds_markdown(smooth_fl=None):
+    """The noisy set over several noise realizations (``--seeds``), or [].
+
+    One realization decides "solved" at tau = 1e-5 for the problems whose f_L
+    sits at the noise level: f_L is the luckiest draw any solver saw, and a
+    solver that happens to see one more lucky draw gains a problem. Moving the
+    stream by a single call moves lsqbox's percentages by several points, so
+    the mean over realizations is the number to compare."""
+    extra = load_results(SEEDS_PATH)
+    main = load_results(results_path(1.0))
+    if not extra:
+        return []
+    by_seed = dict(extra["seeds"])
+    if main and str(main["meta"]["seed"]) not in by_seed:
+        by_seed[str(main["meta"]["seed"])] = main
+    rows = {}
+    for results in by_seed.values():
+        for truth in (False, True):
+            an = analyse(results, (1e-3, MAIN_TAU), truth=truth,
+                         f_l_floor=smooth_fl if truth else None)
+            for solver in an["solvers"]:
+                row = rows.setdefault(solver, {"label": solver_label(solver, results["meta"])})
+                for tau in (1e-3, MAIN_TAU):
+                    row.setdefault((truth, tau), []).append(summary(an, solver, tau)[0])
+    seeds = sorted(int(k) for k in by_seed)
+    lines = [
+        "## Noisy (0.001 relative), over noise realizations",
+        "",
+        f"The noisy set again with the noise seeds {', '.join(map(str, seeds))} "
+        f"(`--seeds`; seed {main['meta']['seed'] if main else 0} is the run above): mean "
+        "percentage of the 53 problems solved (lowest–highest). At τ = 1e-5 many problems "
+        "are decided by the luckiest noise draw any solver saw (f_L), so one realization "
+        "moves percentages by several points; compare these means.",
+        "",
+        "| solver | τ = 1e-3 | τ = 1e-5 | noise-free f, τ = 1e-3 | noise-free f, τ = 1e-5 |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in rows.values():
+        lines.append(f"| {row['label']} | " + " | ".join(
+            _spread(row.get(key, [])) for key in
+            ((False, 1e-3), (False, MAIN_TAU), (True, 1e-3), (True, MAIN_TAU))) + " |")
+    return lines + [""]
+
+
+def write_markdown(sets, taus, path, png_path, extra_sections=()):
     lines = [
         "# Moré–Wild derivative-free benchmark",
         "",
@@ -642,7 +724,9 @@ def write_markdown(sets, taus, path, png_path):
         "with `maxfun = budget` (and `objfun_has_noise=True` on the noisy set). The noisy "
         "set uses r(x)·(1 + σ z), z ~ N(0, I), σ = 1e-3, from a generator seeded per "
         "problem; there the histories, f(x0) and f_L are the noisy values the solvers see, "
-        "as in Moré–Wild. Time = wall time of the solver over all 53 problems on a busy "
+        "as in Moré–Wild. The deterministic noisy set draws z from a generator seeded by "
+        "the problem and the bits of x, so the same x always returns the same r, as a "
+        "simulation code does (noise from meshes, tolerances, inner iterations). Time = wall time of the solver over all 53 problems on a busy "
         "2-core machine (the residual functions cost microseconds, so this is solver "
         "overhead).",
         "",
@@ -668,6 +752,7 @@ def write_markdown(sets, taus, path, png_path):
         if skipped and id(results) not in noted:
             noted.add(id(results))
             lines += ["Not run:", ""] + [f"- `{k}`: {r}" for k, r in skipped.items()] + [""]
+    lines += list(extra_sections)
     lines += [f"![Data profiles]({png_path.name})", "", _reference_note(), ""]
     lines += _observations(sets)
     for title, results, an in sets:
@@ -689,6 +774,8 @@ def write_markdown(sets, taus, path, png_path):
         "pip install DFO-LS                              # optional (GPL): venv only, not a dep",
         "python benchmarks/more_wild/run.py              # smooth set -> results_smooth.json",
         "python benchmarks/more_wild/run.py --noise      # noisy set  -> results_noisy.json",
+        "python benchmarks/more_wild/run.py --noise --seeds 1-4  # more noise realizations",
+        "python benchmarks/more_wild/run.py --noise --deterministic  # the same x, the same noise",
         "python benchmarks/more_wild/run.py --report-only  # this page and the plot from the JSON",
         "```",
         "",
@@ -725,8 +812,8 @@ def report(taus, solvers=None, write_docs=True):
     """Tables (stdout) and, with write_docs, the docs page and plot, from the JSON files."""
     sets = []
     smooth_fl = None
-    for noise_flag in (0.0, 1.0):
-        results = load_results(results_path(noise_flag))
+    for noise_flag, deterministic in ((0.0, False), (1.0, False), (1.0, True)):
+        results = load_results(results_path(noise_flag, deterministic))
         if not results:
             continue
         an = analyse(results, taus, solvers)
@@ -748,7 +835,7 @@ def report(taus, solvers=None, write_docs=True):
             print(f"\nwrote {PNG_PATH.relative_to(REPO)}")
         except ImportError:
             print("\nmatplotlib is missing: pip install -e .[bench]  (no plot written)")
-        write_markdown(sets, taus, MD_PATH, PNG_PATH)
+        write_markdown(sets, taus, MD_PATH, PNG_PATH, seeds_markdown(smooth_fl))
         print(f"wrote {MD_PATH.relative_to(REPO)}")
     return sets
 
@@ -767,6 +854,12 @@ def main(argv=None):
     ap.add_argument("--tau", default=",".join(f"{t:g}" for t in DEFAULT_TAUS),
                     help="comma-separated tolerances for the profiles and the table")
     ap.add_argument("--seed", type=int, default=0, help="noise seed (with the problem number)")
+    ap.add_argument("--deterministic", action="store_true",
+                    help="with --noise: the same x always gets the same noise (a simulation "
+                    "code's kind) -> results_noisy_deterministic.json")
+    ap.add_argument("--seeds", default="", help="with --noise: run these noise seeds too, "
+                    "e.g. 1-4 (-> results_noisy_seeds.json; the page shows the mean over "
+                    "them and the main run)")
     ap.add_argument("--out", default=None, help="results JSON (default results_smooth.json / "
                     "results_noisy.json beside this script)")
     ap.add_argument("--merge", action="store_true",
@@ -790,11 +883,14 @@ def main(argv=None):
         return 0
 
     problems = parse_problems(args.problems)
-    out = Path(args.out) if args.out else results_path(args.noise)
+    if args.seeds:
+        return run_seeds(args, solvers, problems, taus)
+    out = Path(args.out) if args.out else results_path(args.noise, args.deterministic)
     print(f"{'noisy (' + format(args.noise, 'g') + ')' if args.noise else 'smooth'} set: "
           f"{len(problems)} problems, solvers {', '.join(solvers)}", flush=True)
     t0 = time.perf_counter()
-    results = run_benchmark(solvers, problems, args.noise, args.seed, args.full_history)
+    results = run_benchmark(solvers, problems, args.noise, args.seed, args.full_history,
+                            deterministic=args.deterministic)
     print(f"total {time.perf_counter() - t0:.1f} s", flush=True)
     if not results["runs"]:
         print("no solver could run")
@@ -821,6 +917,25 @@ def main(argv=None):
         print(table_text(an, taus, results["meta"], f"\n{_set_title(results)}:"))
         if not args.no_docs:
             print("(docs not rewritten: a subset of the problems or a custom --out)")
+    return 0
+
+
+def run_seeds(args, solvers, problems, taus):
+    """--seeds: the noisy set once per seed, into SEEDS_PATH, then the page."""
+    if not args.noise or args.deterministic:
+        raise SystemExit("--seeds needs --noise (stochastic noise)")
+    if len(problems) != len(PROBLEMS):
+        raise SystemExit("--seeds runs the whole set")
+    seeds = sorted(parse_ints(args.seeds))
+    stored = {"seeds": {}}
+    for seed in seeds:
+        print(f"noisy ({args.noise:g}) set, seed {seed}: solvers {', '.join(solvers)}",
+              flush=True)
+        stored["seeds"][str(seed)] = run_benchmark(solvers, problems, args.noise, seed)
+        SEEDS_PATH.write_text(json.dumps(stored, separators=(",", ":")))
+    print(f"wrote {SEEDS_PATH.relative_to(REPO)}")
+    if not args.no_docs:
+        report(taus)
     return 0
 
 
