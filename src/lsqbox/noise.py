@@ -23,9 +23,10 @@ __all__ = ["estimate_noise", "probe_noise"]
 
 NOISE = "noise"
 MAX_LEVEL = 1e-2
+TABLE_POINTS, TABLE_STEP = 8, 1e-4      # the difference table: points, relative spacing
 
 
-def estimate_noise(problem, x, f, lb, ub, n_points=8, h=1e-4, seed=0):
+def estimate_noise(problem, x, f, lb, ub, n_points=TABLE_POINTS, h=TABLE_STEP, seed=0):
     """Relative noise level of the residuals near x (at least machine epsilon).
 
     Uses `n_points` extra evaluations (purpose 'noise'), kept inside the bounds.
@@ -47,7 +48,7 @@ def probe_noise(problem, x, f, lb, ub, level="auto"):
     counts as deterministic (no point is run twice on that guess)."""
     points = [np.array(x, dtype=float)]
     if level == "auto":
-        points += _table_points(x, lb, ub, 8, 1e-4, 0)
+        points += _table_points(x, lb, ub, TABLE_POINTS, TABLE_STEP, 0)
     values = problem.evaluate_many(points, NOISE)
     again = values[0]
     stochastic = (not isinstance(again, Failure)
