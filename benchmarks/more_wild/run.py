@@ -680,8 +680,9 @@ def seeds_markdown(smooth_fl=None):
                 for tau in (1e-3, MAIN_TAU):
                     row.setdefault((truth, tau), []).append(summary(an, solver, tau)[0])
     seeds = sorted(int(k) for k in by_seed)
+    noise = next(iter(by_seed.values()))["meta"]["noise"]
     lines = [
-        "## Noisy (0.001 relative), over noise realizations",
+        f"## Noisy ({noise:g} relative), over noise realizations",
         "",
         f"The noisy set again with the noise seeds {', '.join(map(str, seeds))} "
         f"(`--seeds`; seed {main['meta']['seed'] if main else 0} is the run above): mean "
@@ -726,7 +727,8 @@ def write_markdown(sets, taus, path, png_path, extra_sections=()):
         "problem; there the histories, f(x0) and f_L are the noisy values the solvers see, "
         "as in Moré–Wild. The deterministic noisy set draws z from a generator seeded by "
         "the problem and the bits of x, so the same x always returns the same r, as a "
-        "simulation code does (noise from meshes, tolerances, inner iterations). Time = wall time of the solver over all 53 problems on a busy "
+        "simulation code does (noise from meshes, tolerances, inner iterations). "
+        "Time = wall time of the solver over all 53 problems on a busy "
         "2-core machine (the residual functions cost microseconds, so this is solver "
         "overhead).",
         "",
