@@ -80,14 +80,12 @@ def _level_from_table(f, values):
     table = np.vstack([f] + [np.asarray(v, dtype=float) for v in values])  # (m+1, m_res)
     sigmas = []
     for column in table.T:
-        if column[0] == 0:
-            # A residual that is exactly zero at x has no relative level (the
-            # ratio would be infinite, and so would the finite-difference
-            # steps derived from it: Chebyquad's odd residuals at x0).
+        size = float(np.mean(np.abs(column)))
+        if size == 0:
             continue
         sigma = _sigma_from_table(column)
         if sigma is not None:
-            sigmas.append(sigma / abs(column[0]))
+            sigmas.append(sigma / size)
     if not sigmas:
         return np.finfo(float).eps
     # Capped: a relative level near one is no level (steps would be ~ |x|).
