@@ -96,7 +96,10 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
         finite-difference steps are then sqrt(noise) instead of sqrt(eps).
         With jac='broyden', one more evaluation at x0 tells stochastic noise
         from deterministic noise (the same value again); the restarts that
-        spend the remaining budget never repeat a point for the latter.
+        spend the remaining budget never repeat a point for the latter, and
+        two restarts at one point measure each column's curvature, which
+        shortens the steps of strongly curved columns to their noise-optimal
+        size.
     max_time : float
         Wall-time budget in seconds; the best point so far is returned with
         status 0.

@@ -181,9 +181,10 @@ def test_driver_calls_lm_restart_only_at_noisy_restarts(monkeypatch, noise, expe
                         max_nfev=300)
     assert bool(seen) is expected
     if expected:
-        # Measured on this stream: 55 restarts, all at the noise level.
+        # Measured on this stream: 32 restarts, all at the noise level (55
+        # before the steps learned the curvature, noise_optimal_scale).
         assert res.status > 0 and "restart" in res.message
-        assert 40 <= len(seen) <= res.nfev // 3
+        assert 25 <= len(seen) <= res.nfev // 3
         for diag, acnorm in seen:
             np.testing.assert_array_equal(diag, np.where(acnorm == 0, 1.0, acnorm))
 
@@ -295,9 +296,13 @@ class _QuadraticFD:
 
     def __init__(self):
         self.step_factor = 1.0
+        self.column_scale = 1.0
+        self.last_steps = None
 
     def jacobian(self, x, f):
-        return np.array([[2.0 * x[0] + self.eps_r * self.step_factor]])
+        h = self.eps_r * self.step_factor * self.column_scale
+        self.last_steps = np.array([h])
+        return np.array([[2.0 * x[0] + h]])
 
 
 @pytest.mark.parametrize("stochastic", [False, True])
@@ -388,3 +393,84 @@ def test_a_rejected_trial_proposed_again_is_not_run_again():
     assert len(points) == len(set(points)) == res.nfev == 885
     assert res.status == 3
     assert res.cost == pytest.approx(5.119487031941011, rel=1e-9)
+
+
+# -- noisy finite-difference steps from the measured curvature ---------------
+def test_noise_optimal_scale_from_two_sides():
+    from lsqbox.jacobian.broyden import noise_optimal_scale
+    # f = (a x0^2, x1 + 5) at x = (1, 2): column 0 is curved (f'' = 2a),
+    # column 1 is straight. Exact forward differences over h_a and h_b.
+    a, x = 100.0, np.array([1.0, 2.0])
+    f = np.array([a * x[0] ** 2, x[1] + 5.0])
+    h_a, h_b = np.array([0.03, 0.03]), np.array([-0.015, -0.015])
+
+    def forward(h):
+        return np.array([[a * (2.0 * x[0] + h[0]), 0.0], [0.0, 1.0]])
+
+    scale = noise_optimal_scale(forward(h_a), h_a, forward(h_b), h_b, f, 1e-5, 1.0, -0.5)
+    # h = 8^(1/4) sqrt(noise |f| / |f''|), as a multiple of the default step
+    # |h_b| / 0.5 = 0.03; the straight column keeps its step.
+    h_opt = 8.0 ** 0.25 * np.sqrt(1e-5 * np.linalg.norm(f) / (2.0 * a))
+    np.testing.assert_allclose(scale, [h_opt / 0.03, 1.0], rtol=1e-12)
+    # Curvature not clearly above the noise in the difference: no change.
+    np.testing.assert_array_equal(
+        noise_optimal_scale(forward(h_a), h_a, forward(h_b), h_b, f, 1e-3, 0.5, -0.5),
+        [0.5, 0.5])
+
+
+class _ScaledFD:
+    """Noisy forward differences with steps sqrt(1e-3) |x_j|."""
+    pattern = None
+    noise = 1e-3
+    eps_r = np.sqrt(1e-3)
+    step_factor = 1.0
+    column_scale = 1.0
+
+    def step_sizes(self, x):
+        return self.eps_r * np.abs(x)
+
+
+def test_noisy_short_steps_are_judged_per_coordinate():
+    # x = (1000, 0.001): the stencil is (31.6, 3.2e-5). A step of 0.01 in the
+    # small variable is 300 of its steps (a secant worth having), though far
+    # shorter than the big variable's step; 1 and 1e-5 are inside the stencil.
+    x, f = np.array([1000.0, 0.001]), np.array([1.0, 2.0])
+    src = BroydenJacobian(_ScaledFD(), 2, np.ones(2))
+    src.J = np.zeros((2, 2))
+    src.observe(x, f, x + [0.0, 0.01], f + [0.0, 3.0], ratio=0.0)
+    assert src.updates == 1 and not src._at_noise_level
+    np.testing.assert_allclose(src.J[:, 1], [0.0, 300.0])
+    src.observe(x, f, x + [1.0, 1e-5], f + [5.0, 5.0], ratio=0.0)
+    assert src.updates == 1 and src._at_noise_level
+
+
+def _chebyquad(x):
+    """Moré, Garbow & Hillstrom's problem 35 (m = n)."""
+    y = 2.0 * x - 1.0
+    T = np.empty((x.size, x.size))
+    T[0], T[1] = y, 2.0 * y * y - 1.0
+    for k in range(2, x.size):
+        T[k] = 2.0 * y * T[k - 1] - T[k - 2]
+    f = T.mean(axis=1)
+    i = np.arange(2, x.size + 1, 2)
+    f[1::2] += 1.0 / (i ** 2 - 1.0)
+    return f
+
+
+@pytest.mark.parametrize("method, solved", [("trf", 6), ("lm", 5)])
+def test_noisy_chebyquad_reaches_the_noise_free_minimum(method, solved):
+    # Chebyquad 8 with 1e-3 relative noise, six noise streams, budget 100 (n+1).
+    # Its columns curve far more than sqrt(noise) |x| steps assume: forward
+    # differences there were wrong by tens of percent and the restarts failed
+    # at every radius (measured before: f = 0.0053-0.0069 with lm, up to 0.022
+    # with trf). With steps from the measured curvature: within 1.2% of
+    # f* = 0.00351687 in every stream with trf, in 5 of 6 with lm.
+    x0 = np.arange(1.0, 9.0) / 9.0
+    count = 0
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        res = least_squares(lambda x: _chebyquad(x) * (1.0 + 1e-3 * rng.standard_normal(8)),
+                            x0, jac="broyden", method=method, noise="auto", max_nfev=900)
+        f = _chebyquad(res.x)
+        count += f.dot(f) <= 1.02 * 0.0035168737
+    assert count == solved

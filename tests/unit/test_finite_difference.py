@@ -630,3 +630,22 @@ def test_absolute_step_signs_and_step_factor():
     assert_allclose(fd._absolute_step(x), 0.5 * expected, rtol=1e-7)
     fd.step_factor = -0.5
     assert_allclose(fd._absolute_step(x), -0.5 * expected, rtol=1e-7)
+
+
+def test_column_scale_and_the_steps_used():
+    """Per-column multipliers (Broyden's noisy restarts learn them from the
+    curvature) shorten each column's step; `last_steps` records the signed
+    steps of the last Jacobian, after the bounds."""
+    x = np.array([0.7, -1.3, 2.1])
+    fd, problem = make("2-point", x, lb=np.array([-inf, -inf, -inf]),
+                       ub=np.array([inf, inf, 2.1]), noise=1e-4)
+    default = fd.step_sizes(x)
+    assert_allclose(default, 1e-2 * np.array([0.7, -1.3, 2.1]), rtol=1e-6)
+    fd.column_scale = np.array([1.0, 0.25, 0.5])
+    assert_allclose(fd.step_sizes(x), default * [1.0, 0.25, 0.5], rtol=1e-12)
+    J = fd.jacobian(x, fun(x))
+    # The third step would cross the upper bound: it flips to the other side.
+    assert_allclose(fd.last_steps, default * [1.0, 0.25, -0.5], rtol=1e-12)
+    assert_allclose([p[k] - x[k] for k, p in enumerate(problem.points)], fd.last_steps,
+                    rtol=1e-12)
+    assert_allclose(J, jac(x), rtol=0.05, atol=0.02)

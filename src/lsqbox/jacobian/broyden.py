@@ -43,11 +43,13 @@ Beyond the plain update (each measured on benchmarks/more_wild, see docs/benchma
   older or secant-modified J gets one more try with the finite-difference J
   (kept, so free);
 * noisy residuals (``noise`` given or 'auto'): no secant update over steps
-  shorter than the finite-difference step sqrt(noise) |x|; restarts instead of
-  stopping while budget remains (DFO-LS's soft restarts), each with a new
-  full finite-difference J (alternating sides, so two in a row at the same
-  point average to a central difference), also when a poor step is shorter
-  than the finite-difference step (the radius has reached the noise level).
+  inside the box of the finite-difference steps h_j ~ sqrt(noise) |x_j|;
+  restarts instead of stopping while budget remains (DFO-LS's soft
+  restarts), each with a new full finite-difference J (alternating sides, so
+  two in a row at the same point average to a central difference, and their
+  difference measures each column's curvature, which sets the noise-optimal
+  step of the later ones: `noise_optimal_scale`), also when a poor step lies
+  inside that box (the radius has reached the noise level).
   The result reports the first convergence verdict and the restarts; with
   method='lm' a restart also resets MINPACK's scaling and the LM parameter
   (``restarting``; the noisy finite differences inflated the running maximum
@@ -66,7 +68,7 @@ the interpolation uses is noise (measured: no gain there).
 """
 import numpy as np
 
-__all__ = ["BroydenJacobian", "DEFAULT_OPTIONS", "restart_step_factor"]
+__all__ = ["BroydenJacobian", "DEFAULT_OPTIONS", "noise_optimal_scale", "restart_step_factor"]
 
 DEFAULT_OPTIONS = {
     "max_updates": None,          # default max(n, 10)
@@ -112,6 +114,43 @@ def restart_step_factor(k, stochastic=False):
         i >>= 1
         weight *= 0.5
     return side * 2.0 ** (2.0 * v - 1.0)
+
+
+def noise_optimal_scale(D_a, h_a, D_b, h_b, f, noise, scale, factor=1.0):
+    """Per-column step multipliers from two forward differences at one point.
+
+    D_a, D_b are forward-difference Jacobians over the signed steps h_a, h_b
+    (opposite sides). D_a - D_b = (h_a - h_b) f''/2 + noise, so it measures the
+    second derivative mu_j of each column. With residual noise of standard
+    deviation noise |f_i|, the forward difference errs by |h| ||mu_j|| / 2
+    (truncation) and sqrt(2) noise ||f|| / |h| (noise); their sum of squares
+    is least at
+
+        h_j = 8^(1/4) sqrt(noise ||f|| / ||mu_j||)
+
+    (Moré & Wild, "Estimating derivatives of noisy simulations", ACM TOMS
+    38(3), 2012, for one function; here the norms over the residuals). The
+    default step sqrt(noise) |x_j| assumes curvature of the size of f / x^2;
+    a column curved much more (Chebyquad's high-degree polynomials) has a
+    forward difference wrong by tens of percent there, and a trust-region
+    step from it fails at any radius. Columns whose measured curvature is
+    not clearly above the noise keep their multiplier. Returns the new
+    multipliers (`scale` times the ratio of h_j to the steps used, within
+    [1/64, 1] of the default step)."""
+    scale = np.broadcast_to(np.asarray(scale, dtype=float), h_a.shape).copy()
+    level = noise * float(np.linalg.norm(f))
+    if level == 0:
+        return scale
+    gap = np.linalg.norm(D_a - D_b, axis=0)
+    noise_in_gap = np.sqrt(2.0) * level * np.sqrt(1.0 / h_a ** 2 + 1.0 / h_b ** 2)
+    mu = 2.0 * gap / np.abs(h_a - h_b)
+    clear = gap > 3.0 * noise_in_gap
+    h_opt = 8.0 ** 0.25 * np.sqrt(level / np.where(clear, mu, 1.0))
+    # The steps used, h_b, were the default times `scale` and the restart's
+    # `factor`: express h_opt as a multiple of the default.
+    default = np.abs(h_b) / (scale * abs(factor))
+    new = np.clip(h_opt / default, 1.0 / 64.0, 1.0)
+    return np.where(clear, new, scale)
 
 
 class BroydenJacobian:
@@ -167,6 +206,7 @@ class BroydenJacobian:
         self._partial_at = None
         self._J_fresh = None
         self._J_raw = None              # the last full forward difference, unaveraged
+        self._h_raw = None              # and its signed steps
         self._full_at = None            # last full refresh: point and step factor
         self._full_factor = None
         self.converged_status = None    # noisy runs: the verdict before the restarts
@@ -212,19 +252,22 @@ class BroydenJacobian:
         # A step shorter than a good forward-difference step carries rounding,
         # not slope: (y - J s) / |s| would inject noise into J.
         x_size = 1.0 + float(np.sqrt(np.dot(x_from, self.weight * x_from)))
-        # With noisy residuals the same holds below the finite-difference step
-        # sqrt(noise) |x| (Moré & Wild, "Estimating derivatives of noisy
-        # simulations", 2012): the change in f over a shorter step is mostly
-        # noise. (Smooth: eps_r ~ 1.5e-8, the 1e-7 floor decides.)
-        x_size *= max(1.0, self.fd.eps_r * abs(self.fd.step_factor) / 1e-7) if self._noisy() else 1.0
+        # With noisy residuals the same holds for a step inside the box of the
+        # finite-difference steps h_j ~ sqrt(noise) |x_j| (Moré & Wild,
+        # "Estimating derivatives of noisy simulations", 2012): the change in
+        # f over it is mostly noise. Per coordinate: variables of different
+        # sizes have steps of different sizes (Osborne 1: 1 and 0.01; a
+        # step of 0.02 is far beyond the stencil of the small ones).
+        fd_steps = np.abs(self.fd.step_sizes(x_from)) if self._noisy() else None
+        short = (np.sqrt(denom) <= 1e-7 * x_size if fd_steps is None
+                 else bool(np.all(np.abs(s) <= fd_steps)))
         # A trial whose residuals grew tenfold (lmder's test for a step far
         # too long) says the linear model is meaningless at that distance;
         # its secant would be curvature, not slope: no update.
         f_from_norm = np.linalg.norm(f_from)
         wild = f_from_norm > 0 and np.linalg.norm(f_to) >= 10.0 * f_from_norm
-        if (denom > 0 and np.sqrt(denom) > 1e-7 * x_size and self.J is not None
-                and not wild):
-            S, Y = self._secant_conditions(x_from, f_from, s, f_to - f_from, x_size)
+        if denom > 0 and not short and self.J is not None and not wild:
+            S, Y = self._secant_conditions(x_from, f_from, s, f_to - f_from, x_size, fd_steps)
             self._secant_update(S, Y)
             self.points.append((np.array(x_to, dtype=float), np.array(f_to, dtype=float)))
             del self.points[:-4 * self.n - 4]
@@ -239,8 +282,7 @@ class BroydenJacobian:
         # updated() (DFO-LS's rho reaching its noise-level floor, Cartis et al.
         # 2019).
         self._at_noise_level = (self._noisy() and ratio is not None
-                                and ratio < self.options["poor_ratio"]
-                                and np.sqrt(denom) <= 1e-7 * x_size)
+                                and ratio < self.options["poor_ratio"] and short)
         if ratio is not None:
             self.poor = self.poor + 1 if ratio < self.options["poor_ratio"] else 0
             self.shrinks = self.shrinks + 1 if shrunk else 0
@@ -317,7 +359,7 @@ class BroydenJacobian:
         return True
 
     # -- multiple secant conditions -----------------------------------------
-    def _secant_conditions(self, x, f, s, y, x_size):
+    def _secant_conditions(self, x, f, s, y, x_size, fd_steps=None):
         """The newest secant pair and earlier trial points, seen from x.
 
         Broyden's update makes J exact along the newest step only and spoils
@@ -343,7 +385,8 @@ class BroydenJacobian:
             st = xt - x
             ut = root_w * st
             size = np.linalg.norm(ut)
-            if size <= 1e-7 * x_size or size > limit:
+            if size > limit or (size <= 1e-7 * x_size if fd_steps is None
+                                else np.all(np.abs(st) <= fd_steps)):
                 continue
             B = np.array(basis).T
             outside = ut - B.dot(B.T.dot(ut))
@@ -436,6 +479,7 @@ class BroydenJacobian:
         if cols is None:
             J_new = np.asarray(self.fd.jacobian(x, f), dtype=float)
             here = np.asarray(x, dtype=float).tobytes()
+            steps = self.fd.last_steps
             if (self._noisy() and self._full_at == here
                     and self._full_factor * self.fd.step_factor < 0 and not self.fd.frozen.size):
                 # A restart at the point of the last full refresh, with the
@@ -444,12 +488,17 @@ class BroydenJacobian:
                 # h2 and h1 is free of the O(h) term (for h1 = h2, the central
                 # difference), and it averages the noise of two differences.
                 # (Of the raw differences: the last J here may be such a mean.)
-                h1, h2 = abs(self._full_factor), abs(self.fd.step_factor)
+                # Their difference measures f'', which sets the next steps.
+                h1, h2 = np.abs(self._h_raw), np.abs(steps)
                 J_raw = J_new
                 J_new = (h2 * self._J_raw + h1 * J_new) / (h1 + h2)
+                self.fd.column_scale = noise_optimal_scale(
+                    self._J_raw, self._h_raw, J_raw, steps, f, self.fd.noise,
+                    self.fd.column_scale, self.fd.step_factor)
                 self._J_raw = J_raw
             else:
                 self._J_raw = J_new
+            self._h_raw = steps
             self._full_at, self._full_factor = here, self.fd.step_factor
             self.J = J_new
             self.columns_refreshed += self.n

@@ -113,6 +113,10 @@ class FiniteDifferenceJacobian:
         self.previous = None
         # Broyden's noisy restarts set it to -1, +-0.5 (new points); 1.0 otherwise.
         self.step_factor = 1.0
+        # Per-column multipliers of the default step (Broyden's noisy restarts
+        # learn them from the curvature: noise_optimal_scale); 1 otherwise.
+        self.column_scale = 1.0
+        self.last_steps = None           # signed steps of the last full Jacobian
         self.frozen = _NONE_FROZEN
         self._eye = None
         self.frozen_reasons = []
@@ -127,6 +131,7 @@ class FiniteDifferenceJacobian:
         # step_factor: 1 except in Broyden's noisy restarts (broyden.restart_step_factor)
         default = np.maximum(abs_x, self.typical)
         default *= self.eps_r * abs(self.step_factor)
+        default *= self.column_scale
         default = np.copysign(default, sign_of)
         if self.step_factor < 0:             # the other side, in noisy restarts
             default = -default
@@ -141,6 +146,10 @@ class FiniteDifferenceJacobian:
         # A step lost to underflow (x near the smallest floats): the classic one.
         sign = np.copysign(1.0, sign_of)
         return np.where(h == 0, (x + self.eps_r * sign * np.maximum(1.0, abs_x)) - x, h)
+
+    def step_sizes(self, x):
+        """The signed forward-difference steps at x (before the bounds)."""
+        return self._absolute_step(x)
 
     def _fit_to_bounds(self, x, h):
         """Return (h1, h2, kind): the two offsets per column and its formula.
@@ -243,6 +252,7 @@ class FiniteDifferenceJacobian:
         self.frozen_reasons = (sorted({f.reason for f in fs if isinstance(f, Failure)})
                                if failed or self.frozen.size else [])
         J = self._assemble(D_forward, D_central, D_onesided, h1, kind)
+        self.last_steps = h1.copy()
         if self.frozen.size and self.previous is not None and self.pattern is None:
             # Columns no step could evaluate keep their last known value.
             J[:, self.frozen] = self.previous[:, self.frozen]
