@@ -11,7 +11,9 @@ so sigma_k = sqrt(gamma_k * mean((Delta^k f)^2)), gamma_k = (k!)^2 / (2k)!, is
 an estimate of sigma once the smooth part has died out. We accept the first
 order k at which sigma_k agrees with sigma_{k+1} within a factor of 4 and the
 differences change sign (as noise does), per residual, and report the median
-relative level sigma / |f|.
+relative level sigma / |f|, with |f| the residual's mean size over the table
+(not its value at x: a residual that crosses zero near x would make any
+noise look enormous relative to it, as Chebyquad's odd residuals at its x0).
 """
 import math
 

@@ -412,6 +412,10 @@ def test_noise_optimal_scale_from_two_sides():
     # |h_b| / 0.5 = 0.03; the straight column keeps its step.
     h_opt = 8.0 ** 0.25 * np.sqrt(1e-5 * np.linalg.norm(f) / (2.0 * a))
     np.testing.assert_allclose(scale, [h_opt / 0.03, 1.0], rtol=1e-12)
+    # Both steps on one side (the bounds flipped one): no measurement.
+    np.testing.assert_array_equal(
+        noise_optimal_scale(forward(h_a), h_a, forward(-h_b), -h_b, f, 1e-5, 1.0, -0.5),
+        [1.0, 1.0])
     # Curvature not clearly above the noise in the difference: no change.
     np.testing.assert_array_equal(
         noise_optimal_scale(forward(h_a), h_a, forward(h_b), h_b, f, 1e-3, 0.5, -0.5),

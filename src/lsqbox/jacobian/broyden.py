@@ -134,7 +134,8 @@ def noise_optimal_scale(D_a, h_a, D_b, h_b, f, noise, scale, factor=1.0):
     a column curved much more (Chebyquad's high-degree polynomials) has a
     forward difference wrong by tens of percent there, and a trust-region
     step from it fails at any radius. Columns whose measured curvature is
-    not clearly above the noise keep their multiplier. Returns the new
+    not clearly above the noise, or whose two steps were on one side (the
+    bounds), keep their multiplier. Returns the new
     multipliers (`scale` times the ratio of h_j to the steps used, within
     [1/64, 1] of the default step)."""
     scale = np.broadcast_to(np.asarray(scale, dtype=float), h_a.shape).copy()
@@ -144,7 +145,7 @@ def noise_optimal_scale(D_a, h_a, D_b, h_b, f, noise, scale, factor=1.0):
     gap = np.linalg.norm(D_a - D_b, axis=0)
     noise_in_gap = np.sqrt(2.0) * level * np.sqrt(1.0 / h_a ** 2 + 1.0 / h_b ** 2)
     mu = 2.0 * gap / np.abs(h_a - h_b)
-    clear = gap > 3.0 * noise_in_gap
+    clear = (gap > 3.0 * noise_in_gap) & (h_a * h_b < 0)
     h_opt = 8.0 ** 0.25 * np.sqrt(level / np.where(clear, mu, 1.0))
     # The steps used, h_b, were the default times `scale` and the restart's
     # `factor`: express h_opt as a multiple of the default.
@@ -489,9 +490,14 @@ class BroydenJacobian:
                 # difference), and it averages the noise of two differences.
                 # (Of the raw differences: the last J here may be such a mean.)
                 # Their difference measures f'', which sets the next steps.
+                # (A column the bounds kept on one side both times: the plain
+                # mean; the extrapolation that cancels O(h) there would
+                # amplify the noise.)
                 h1, h2 = np.abs(self._h_raw), np.abs(steps)
                 J_raw = J_new
-                J_new = (h2 * self._J_raw + h1 * J_new) / (h1 + h2)
+                J_new = np.where(self._h_raw * steps < 0,
+                                 (h2 * self._J_raw + h1 * J_new) / (h1 + h2),
+                                 0.5 * (self._J_raw + J_new))
                 self.fd.column_scale = noise_optimal_scale(
                     self._J_raw, self._h_raw, J_raw, steps, f, self.fd.noise,
                     self.fd.column_scale, self.fd.step_factor)
