@@ -1,6 +1,8 @@
 """Unit tests for the mw-broyden additions: multiple secant conditions, the
 noisy restarts, the refresh notice for the driver, and the noise estimate at
 zero residuals."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -412,10 +414,15 @@ def test_noise_optimal_scale_from_two_sides():
     # |h_b| / 0.5 = 0.03; the straight column keeps its step.
     h_opt = 8.0 ** 0.25 * np.sqrt(1e-5 * np.linalg.norm(f) / (2.0 * a))
     np.testing.assert_allclose(scale, [h_opt / 0.03, 1.0], rtol=1e-12)
-    # Both steps on one side (the bounds flipped one): no measurement.
-    np.testing.assert_array_equal(
-        noise_optimal_scale(forward(h_a), h_a, forward(-h_b), -h_b, f, 1e-5, 1.0, -0.5),
-        [1.0, 1.0])
+    # Both steps on one side (the bounds flipped one), or the same step
+    # twice (held by a bound): no measurement, and no division by zero.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for h_same in (-h_b, h_a):
+            np.testing.assert_array_equal(
+                noise_optimal_scale(forward(h_a), h_a, forward(h_same), h_same, f, 1e-5,
+                                    1.0, -0.5),
+                [1.0, 1.0])
     # Curvature not clearly above the noise in the difference: no change.
     np.testing.assert_array_equal(
         noise_optimal_scale(forward(h_a), h_a, forward(h_b), h_b, f, 1e-3, 0.5, -0.5),
@@ -478,3 +485,22 @@ def test_noisy_chebyquad_reaches_the_noise_free_minimum(method, solved):
         f = _chebyquad(res.x)
         count += f.dot(f) <= 1.02 * 0.0035168737
     assert count == solved
+
+
+@pytest.mark.parametrize("method", ["trf", "dogbox"])
+def test_noisy_restarts_with_a_variable_at_its_bound(method):
+    # x[2] ends at its upper bound: its finite-difference step stays on one
+    # side in every restart (no curvature measured there, no warning).
+    rng = np.random.default_rng(0)
+
+    def fun(x):
+        f = np.array([x[0] - 1.0, 10.0 * (x[1] - x[0] ** 2), x[2] - 3.0, 0.5])
+        return f * (1.0 + 1e-3 * rng.standard_normal(4))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = least_squares(fun, [0.5, 0.5, 0.5], jac="broyden", method=method,
+                            noise="auto", max_nfev=300, bounds=([0, 0, 0], [2, 2, 2.9]))
+    assert res.status == 3 and res.nfev == 300 and "restart" in res.message
+    assert res.x[2] == 2.9
+    np.testing.assert_allclose(res.x[:2], [1.0, 1.0], atol=0.03)

@@ -144,8 +144,9 @@ def noise_optimal_scale(D_a, h_a, D_b, h_b, f, noise, scale, factor=1.0):
         return scale
     gap = np.linalg.norm(D_a - D_b, axis=0)
     noise_in_gap = np.sqrt(2.0) * level * np.sqrt(1.0 / h_a ** 2 + 1.0 / h_b ** 2)
-    mu = 2.0 * gap / np.abs(h_a - h_b)
-    clear = (gap > 3.0 * noise_in_gap) & (h_a * h_b < 0)
+    apart = h_a * h_b < 0
+    mu = 2.0 * gap / np.where(apart, np.abs(h_a - h_b), 1.0)
+    clear = (gap > 3.0 * noise_in_gap) & apart
     h_opt = 8.0 ** 0.25 * np.sqrt(level / np.where(clear, mu, 1.0))
     # The steps used, h_b, were the default times `scale` and the restart's
     # `factor`: express h_opt as a multiple of the default.
