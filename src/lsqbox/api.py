@@ -23,7 +23,8 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
                   f_scale=1.0, diff_step=None, tr_solver=None, tr_options=None,
                   jac_sparsity=None, max_nfev=None, verbose=0, args=(), kwargs=None,
                   callback=None, workers=None, *, jac_options=None, noise=None,
-                  max_time=None, eval_timeout=None, max_failures=20, cache=None):
+                  max_time=None, eval_timeout=None, max_failures=20, cache=None,
+                  speculative_trials=0):
     """Solve a nonlinear least-squares problem with bounds on the variables.
 
     A drop-in replacement for `scipy.optimize.least_squares`: same signature,
@@ -114,25 +115,38 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
         and told every new result before the solver sees it (the calibration
         journal, ``lsqbox.calibration.JournalCache``, is one). ``lookup``
         returns None, the residuals, or a `lsqbox.problem.Failure`.
+    speculative_trials : int
+        Extra trial points per round (default 0: one trial at a time, SciPy's
+        path). With k, each round evaluates the step for the trust radius and
+        the steps for the k radii that rejections of the steps before would
+        leave (a quarter of each step), as one batch: with idle `workers` they
+        cost the wall time of one evaluation. The best point (lowest cost) is
+        judged with its own radius; with jac='broyden' every point also
+        updates the Jacobian. ``result.nrounds`` counts the rounds. The path
+        does not depend on `workers` (serial and parallel give the same
+        result), but it is not SciPy's path.
 
     Returns
     -------
     LeastSquaresResult
         SciPy's fields (x, cost, fun, jac, grad, optimality, active_mask, nfev,
-        njev, status, message, success) plus ``nit`` and ``nfev_total``.
+        njev, status, message, success) plus ``nit``, ``nfev_total``,
+        ``nrounds`` (batches of evaluations: the wall-time units of a parallel
+        solve) and ``failures``.
     """
     result, _ = solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
                       f_scale, diff_step, tr_solver, tr_options, jac_sparsity, max_nfev,
                       verbose, args, kwargs, callback, workers, jac_options=jac_options,
                       noise=noise, max_time=max_time, eval_timeout=eval_timeout,
-                      max_failures=max_failures, cache=cache)
+                      max_failures=max_failures, cache=cache,
+                      speculative_trials=speculative_trials)
     return result
 
 
 def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale,
           diff_step, tr_solver, tr_options, jac_sparsity, max_nfev, verbose, args,
           kwargs, callback, workers, jac_options=None, noise=None, max_time=None,
-          eval_timeout=None, max_failures=20, cache=None):
+          eval_timeout=None, max_failures=20, cache=None, speculative_trials=0):
     """`least_squares` returning ``(result, strategy)``: the strategy keeps the
     method's final factorization (curve_fit's 'lm' covariance uses it)."""
     opts = validate(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
@@ -142,7 +156,8 @@ def solve(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale
     if opts.method == "trf" and opts.bounded:
         x0 = make_strictly_feasible(x0, opts.lb, opts.ub)
 
-    extras = _check_extras(opts, jac_options, noise, max_time, eval_timeout, max_failures)
+    extras = _check_extras(opts, jac_options, noise, max_time, eval_timeout, max_failures,
+                           speculative_trials)
     with open_executor(workers, eval_timeout) as executor:
         problem = Problem(BoundFunction(fun, opts.args, opts.kwargs), executor)
         problem.count_all = opts.jac == "broyden"
@@ -213,10 +228,11 @@ def _degenerate_result(x0, f0, J0, problem, jacobian):
         grad=np.zeros(n), optimality=0.0, active_mask=np.zeros(n, dtype=int),
         nfev=problem.nfev, njev=jacobian.n_evaluations, status=int(Status.GTOL),
         message=MESSAGES[Status.GTOL], success=True, nit=0,
-        nfev_total=problem.nfev_total, failures=[])
+        nfev_total=problem.nfev_total, nrounds=problem.rounds, failures=[])
 
 
-def _check_extras(opts, jac_options, noise, max_time, eval_timeout, max_failures):
+def _check_extras(opts, jac_options, noise, max_time, eval_timeout, max_failures,
+                  speculative_trials=0):
     """Validate lsqbox's keyword-only extras; returns driver settings."""
     if jac_options is not None and opts.jac != "broyden":
         raise ValueError("`jac_options` applies to jac='broyden' only.")
@@ -229,7 +245,11 @@ def _check_extras(opts, jac_options, noise, max_time, eval_timeout, max_failures
             raise ValueError(f"`{name}` must be None or a positive number of seconds.")
     if not (isinstance(max_failures, (int, np.integer)) and max_failures >= 1):
         raise ValueError("`max_failures` must be a positive integer.")
-    return {"max_time": max_time, "max_failures": int(max_failures)}
+    if not (isinstance(speculative_trials, (int, np.integer))
+            and not isinstance(speculative_trials, bool) and speculative_trials >= 0):
+        raise ValueError("`speculative_trials` must be a non-negative integer.")
+    return {"max_time": max_time, "max_failures": int(max_failures),
+            "speculative_trials": int(speculative_trials)}
 
 
 def _noise(noise, problem, x0, f0, lb, ub, broyden):

@@ -46,6 +46,7 @@ class Settings:
     report_njev: bool = True
     max_failures: int = 20       # consecutive failed trial evaluations
     max_time: float = None       # seconds of wall time
+    speculative_trials: int = 0  # extra trial points per round (_speculative_round)
 
 
 class _Iterate:
@@ -306,6 +307,12 @@ class _Loop:
         self.actual_reduction = -1.0
         first = True
         while not self._out_of_budget():
+            if self.settings.speculative_trials:
+                outcome = self._speculative_round(x_norm, first)
+                first = False
+                if outcome is not None:
+                    return outcome
+                continue
             trial = self.strategy.propose(self.Delta)
             if first and self.damping is not None:
                 trial = self.damping.adjust(trial, self.it.x)
@@ -320,6 +327,68 @@ class _Loop:
                 return verdict.accepted, trial, f_new
             self._learn_from_rejection()
         return False, trial, f_new
+
+    def _speculative_round(self, x_norm, first):
+        """Trial points for several radii evaluated as one batch (option
+        ``speculative_trials``): the step for the radius, then the step for
+        the radius a rejection of the step before would leave (a quarter of
+        its length, SciPy's rule), and so on; with idle workers they cost one
+        round of wall time. The first of them, in that order, that lowers the
+        cost is judged with its own radius, as the one-at-a-time loop would
+        have reached it (if none does, the last); a secant source learns from
+        the others too. Returns (accepted, trial, f_new) as `_try_steps`
+        does, or None to go on (nothing accepted: the radius is below the
+        smallest one tried). Measured in benchmarks/bench_speculative.py."""
+        strategy, Delta = self.strategy, self.Delta
+        names = getattr(strategy, "proposal_state", ())
+        room = self.settings.max_nfev - self.problem.nfev
+        trials, radii, states = [], [], []
+        while len(trials) < min(1 + self.settings.speculative_trials, room):
+            trial = strategy.propose(Delta)
+            if first and not trials and self.damping is not None:
+                trial = self.damping.adjust(trial, self.it.x)
+            if trials and np.array_equal(trial.x_new, trials[-1].x_new):
+                break       # the radius no longer changes the step
+            trials.append(trial)
+            radii.append(Delta)
+            states.append({name: getattr(strategy, name) for name in names})
+            Delta = 0.25 * trial.step_h_norm
+        values = self.problem.evaluate_many([t.x_new for t in trials], TRIAL)
+        chosen = None
+        for k, f_new in enumerate(values):
+            evaluable = not isinstance(f_new, Failure)
+            self.failures.recent.append(evaluable)
+            if not evaluable:
+                continue
+            if f_new.dtype != np.float64:
+                values[k] = f_new = f_new.astype(float)
+            if chosen is None or (self.loss.cost(values[chosen]) >= self.it.cost):
+                chosen = k
+        if chosen is None:
+            # Every point failed: the radius shrinks below the smallest one.
+            limit_reached = self.failures.failed(values[-1], radii[-1])
+            self.Delta = strategy.failed_step(radii[-1], trials[-1])
+            if limit_reached:
+                self.status = Status.FAILURES
+                return False, trials[-1], values[-1]
+            return None
+        if self.secant:
+            # Every point is secant information, also those beyond the one
+            # judged (measured: observing only those before it, as the
+            # one-at-a-time loop would have, saved fewer rounds with trf).
+            for k, (trial, f_new) in enumerate(zip(trials, values)):
+                if k != chosen and not isinstance(f_new, Failure):
+                    self.jacobian.observe(self.it.x, self.it.f_true, trial.x_new, f_new)
+        for name, value in states[chosen].items():
+            setattr(strategy, name, value)
+        self.Delta = radii[chosen]
+        verdict = self._judge(trials[chosen], values[chosen], x_norm)
+        if self.status is not None or verdict.accepted:
+            return verdict.accepted, trials[chosen], values[chosen]
+        # Nothing lowered the cost: below the smallest radius tried.
+        self.Delta = min(self.Delta, Delta)
+        self._learn_from_rejection()
+        return None
 
     def _evaluate(self, trial):
         if self.secant and self._last_trial is not None and np.array_equal(
@@ -463,4 +532,5 @@ class _Loop:
             njev=self.jacobian.n_evaluations if settings.report_njev else None,
             status=int(status), message=message or MESSAGES[status], success=status > 0,
             nit=self.iteration, nfev_total=self.problem.nfev_total,
+            nrounds=self.problem.rounds,
             failures=self.problem.failures)

@@ -61,6 +61,7 @@ class Problem:
         self.executor = executor
         self.inline = getattr(executor, "inline", False)
         self.counts = Counter()
+        self.rounds = 0                 # batches of evaluations (parallel: wall-time units)
         self.observers = []
         self.failures = []
         self.m = None
@@ -93,6 +94,7 @@ class Problem:
                 self._notify(INITIAL, [x], [f])
                 return f
             self.cache.start([x])
+        self.rounds += 1
         try:
             value = self.fun(x)
         except Exception as exc:
@@ -120,6 +122,7 @@ class Problem:
         its budget at the same point."""
         xs = list(xs)
         if self.inline and self.cache is None:
+            self.rounds += bool(xs)
             guarded = self.guarded_here
             fs = [self._check(x, guarded(x), purpose) for x in xs]
             self.counts[purpose] += len(xs)
@@ -139,6 +142,7 @@ class Problem:
             if todo:
                 self.cache.start([xs[i] for i in todo])
         if todo:
+            self.rounds += 1
             results = self.executor.run(self.guarded, [xs[i] for i in todo])
             for i, value in zip(todo, results):
                 if self.cache is not None:
@@ -161,6 +165,7 @@ class Problem:
         guarded = self.guarded_here
         raw = [guarded(x) for x in X]
         self.counts[purpose] += len(raw)
+        self.rounds += bool(raw)
         try:
             F = np.array(raw, dtype=float)
         except (TypeError, ValueError):       # a Failure, or ragged residuals

@@ -6,7 +6,7 @@ from scipy.sparse import issparse
 __all__ = ["LeastSquaresResult"]
 
 FIELDS = ("x", "cost", "fun", "jac", "grad", "optimality", "active_mask", "nfev",
-          "njev", "status", "message", "success", "nit", "nfev_total")
+          "njev", "status", "message", "success", "nit", "nfev_total", "nrounds")
 
 
 
@@ -21,6 +21,10 @@ class LeastSquaresResult(OptimizeResult):
     nfev_total : int
         Every call of ``fun``, finite-difference evaluations included (SciPy's
         ``nfev`` counts only the solver's own evaluations).
+    nrounds : int
+        Batches of evaluations: the initial point, each finite-difference
+        Jacobian, each trial (or round of speculative trials). With parallel
+        `workers` a round costs the wall time of its slowest evaluation.
     failures : list of dict
         Every failed evaluation: ``x``, ``purpose`` ('trial' or 'jacobian') and
         ``reason`` (the exception, "non-finite residuals", a timeout). Failed

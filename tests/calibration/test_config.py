@@ -101,6 +101,7 @@ def test_good_job_is_read_completely(jobdir):
     assert (s.method, s.jac, s.workers, s.max_evaluations, s.loss, s.f_scale) == \
         ("trf", "2-point", 2, 50, "soft_l1", 0.5)
     assert (s.ftol, s.xtol, s.gtol, s.max_time) == (1e-8, 1e-8, 1e-8, None)
+    assert s.speculative_trials == 0
     # files beside the job
     assert job.journal_path == jobdir.resolve() / "job.journal.sqlite"
     assert job.runs_dir == jobdir.resolve() / "job.runs"
@@ -310,8 +311,10 @@ def test_job_error_is_a_value_error():
     ("f_scale = 0.0", "f_scale"),
     ("gtol = -1e-8", "gtol"),
     ("max_evaluations = 2.5", "max_evaluations"),
+    ("speculative_trials = -1", "speculative_trials"),
+    ("speculative_trials = true", "speculative_trials"),
 ], ids=["loss", "max_evaluations", "ftol", "max_time", "max_time-negative", "f_scale",
-        "gtol", "max_evaluations-float"])
+        "gtol", "max_evaluations-float", "speculative-negative", "speculative-bool"])
 def test_solver_settings_are_validated_at_load_time(jobdir, setting, key):
     text = replace(GOOD, 'loss = "soft_l1"\n', "")
     text = replace(text, "max_evaluations = 50\n", "")

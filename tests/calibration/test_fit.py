@@ -26,6 +26,7 @@ from scipy.optimize import least_squares as scipy_least_squares
 
 from lsqbox.calibration import ExternalModel, ModelRunFailed, fit, load_job
 from lsqbox.calibration.journal import Journal
+from lsqbox.calibration.report import format_report
 
 HERE = Path(__file__).resolve().parent
 PROGRAM = HERE / "programs" / "expdecay.py"
@@ -247,6 +248,19 @@ def test_serial_fit_matches_direct_fit(reference, direct, jac):
     saved = json.loads(job_obj.result_path.read_text())
     assert saved["x_solver"] == result["x_solver"]
     assert saved["parameters"] == result["parameters"]
+
+
+def test_speculative_trials_fit_in_fewer_rounds(tmp_path, reference, direct):
+    _, plain = reference["broyden"]
+    job = make_job(tmp_path, jac="broyden", workers=2, solver={"speculative_trials": 1})
+    result = fit(job, progress=False)
+    assert result["success"]
+    assert_matches_direct(result, direct)
+    assert result["rounds"] < plain["rounds"]
+    # every run is journalled once, speculative ones included
+    assert set(starts(job).values()) == {1}
+    assert sum(starts(job).values()) == result["runs"]["ok"]
+    assert "rounds" in format_report(result)
 
 
 @pytest.mark.parametrize("jac", ["broyden", "2-point"])

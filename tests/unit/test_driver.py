@@ -845,3 +845,86 @@ def test_ftol_verdict_stands_without_the_measure():
                      strategy=GaussNewtonFake(radius=10.0), ftol=1e-4, xtol=1e-15,
                      gtol=1e-15)
     assert abs(res2.x[0] - 1.0) < 1e-2 * abs(res.x[0] - 1.0)
+
+
+# ---- speculative trials (several radii in one round) -------------------------------
+def _rosenbrock(x):
+    return np.array([10.0 * (x[1] - x[0] ** 2), 1.0 - x[0]])
+
+
+@pytest.mark.parametrize("jac", ["2-point", "broyden"])
+@pytest.mark.parametrize("method", ["trf", "dogbox", "lm"])
+def test_speculative_trials_solve_in_fewer_rounds(method, jac):
+    from lsqbox import least_squares
+    plain = least_squares(_rosenbrock, [-1.2, 1.0], method=method, jac=jac)
+    spec = least_squares(_rosenbrock, [-1.2, 1.0], method=method, jac=jac,
+                         speculative_trials=2)
+    assert_allclose(spec.x, [1.0, 1.0], atol=1e-7)
+    assert spec.status > 0 and spec.cost < 1e-20
+    # Serially: one round for x0, one per Jacobian, one per trial.
+    if jac == "2-point" and method != "lm":
+        assert plain.nrounds == plain.nfev + plain.njev
+    assert spec.nrounds < plain.nrounds
+    assert spec.nfev_total > plain.nfev_total       # the price: more evaluations
+
+
+def test_speculative_trials_take_the_one_at_a_time_path_with_fixed_jacobians():
+    # trf with finite differences and SciPy's radius rule: the radii of a round
+    # are those a run of rejections would try, and the first trial that lowers
+    # the cost is the one the one-at-a-time loop accepts.
+    from lsqbox import least_squares
+    plain = least_squares(_rosenbrock, [-1.2, 1.0])
+    spec = least_squares(_rosenbrock, [-1.2, 1.0], speculative_trials=2)
+    assert (spec.nit, spec.njev) == (plain.nit, plain.njev) == (17, 18)
+    assert_array_equal(spec.x, plain.x)
+    assert (plain.nrounds, spec.nrounds) == (43, 36)
+
+
+def test_speculative_trials_do_not_depend_on_the_workers():
+    from concurrent.futures import ThreadPoolExecutor
+    from lsqbox import least_squares
+    serial = least_squares(_rosenbrock, [-1.2, 1.0], jac="broyden", method="lm",
+                           speculative_trials=2)
+    with ThreadPoolExecutor(3) as pool:
+        parallel = least_squares(_rosenbrock, [-1.2, 1.0], jac="broyden", method="lm",
+                                 speculative_trials=2, workers=pool)
+    assert_array_equal(serial.x, parallel.x)
+    assert (serial.nfev, serial.nrounds) == (parallel.nfev, parallel.nrounds)
+
+
+def test_speculative_trials_respect_the_budget():
+    from lsqbox import least_squares
+    calls = []
+
+    def fun(x):
+        calls.append(1)
+        return _rosenbrock(x)
+
+    res = least_squares(fun, [-1.2, 1.0], jac="broyden", speculative_trials=5, max_nfev=20)
+    assert len(calls) == res.nfev == 20 and res.status == 0
+
+
+def test_speculative_round_of_failures_shrinks_and_goes_on():
+    from lsqbox import least_squares
+    calls = []
+
+    def fun(x):
+        calls.append(x.copy())
+        if 4 <= len(calls) <= 6:            # the first round's three trials
+            raise RuntimeError("crashed")
+        return np.array([x[0] + 0.5, 2.0 * (x[1] - 1.0)])
+
+    res = least_squares(fun, [-2.0, 3.0], speculative_trials=2)
+    assert_allclose(res.x, [-0.5, 1.0], atol=1e-8)
+    assert res.status > 0
+    assert [f["purpose"] for f in res.failures] == ["trial"] * 3
+    # The next round starts below the smallest radius of the failed one.
+    failed_steps = [norm(c - calls[0]) for c in calls[3:6]]
+    assert norm(calls[6] - calls[0]) < min(failed_steps)
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, True, "2"])
+def test_speculative_trials_must_be_a_non_negative_integer(value):
+    from lsqbox import least_squares
+    with pytest.raises(ValueError, match="speculative_trials"):
+        least_squares(_rosenbrock, [-1.2, 1.0], speculative_trials=value)

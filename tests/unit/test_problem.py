@@ -76,7 +76,36 @@ def test_counts_by_purpose_and_nfev():
     assert p.nfev == 4                      # SciPy's count: initial + trial
     assert p.nfev_total == 9                # every call of fun
     assert len(fun.calls) == 9
+    assert p.rounds == 7                    # batches: 1 + 3 + 1 + 1 + 1
     assert p.failures == []
+
+
+def test_rounds_count_batches_that_run():
+    """A batch is one round, run or answered in part by a cache; a batch the
+    cache answers whole runs nothing and is no round; an empty one neither."""
+    class Cache:
+        def __init__(self):
+            self.known = {}
+
+        def lookup(self, x):
+            return self.known.get(x.tobytes())
+
+        def start(self, xs):
+            pass
+
+        def record(self, x, value):
+            self.known[x.tobytes()] = value
+
+    p = serial_problem(CountingFunction())
+    x = np.array([1.0, 2.0])
+    p.evaluate_block(np.array([x, x + 1.0]), JACOBIAN)        # the short path
+    p.evaluate_many([], JACOBIAN)
+    assert p.rounds == 1
+    p.cache = Cache()
+    p.evaluate_many([x, x + 1.0], JACOBIAN)
+    p.evaluate_many([x, x + 1.0], JACOBIAN)                   # answered whole
+    p.evaluate_many([x, x + 2.0], JACOBIAN)                   # one point runs
+    assert p.rounds == 3 and p.nfev_total == 8
 
 
 def test_fresh_problem_counts_zero():

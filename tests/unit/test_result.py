@@ -18,7 +18,7 @@ def make_result(jac=None):
         jac=J, grad=np.array([1e-9, -2e-9]), optimality=np.float64(2e-9),
         active_mask=np.array([0, -1]), nfev=12, njev=np.int64(9),
         status=int(Status.FTOL), message=MESSAGES[Status.FTOL], success=True,
-        nit=11, nfev_total=30,
+        nit=11, nfev_total=30, nrounds=19,
         failures=[{"x": np.array([3.0, np.float64(-1.0)]), "purpose": "trial",
                    "reason": "ValueError: bad"},
                   {"x": np.array([1.5, -2.0 + 1e-8]), "purpose": "jacobian",

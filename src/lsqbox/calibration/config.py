@@ -26,6 +26,7 @@
     jac = "broyden"               # or "2-point", "3-point"
     workers = 4                   # or "dask://scheduler:8786"
     max_evaluations = 300
+    speculative_trials = 0        # extra trial runs per round (idle workers)
     loss = "linear"               # and f_scale, ftol, xtol, gtol, max_time
 
 Paths are relative to the job file. `load_job` validates everything and raises
@@ -92,6 +93,7 @@ class SolverSpec:
     xtol: float = 1e-8
     gtol: float = 1e-8
     max_time: float = None
+    speculative_trials: int = 0
 
 
 @dataclass
@@ -260,6 +262,9 @@ def _solver(doc, path):
     if spec.max_time is not None and not (isinstance(spec.max_time, number)
                                           and spec.max_time > 0):
         raise JobError(f"{path} [solver]: `max_time` must be a positive number of seconds")
+    k = spec.speculative_trials
+    if not (isinstance(k, int) and not isinstance(k, bool) and k >= 0):
+        raise JobError(f"{path} [solver]: `speculative_trials` must be a non-negative integer")
     return spec
 
 

@@ -87,7 +87,8 @@ def fit(job, workers=None, dask_address=None, fresh=False, progress=True, stream
                             method=solver.method, ftol=solver.ftol, xtol=solver.xtol,
                             gtol=solver.gtol, loss=solver.loss, f_scale=solver.f_scale,
                             max_nfev=solver.max_evaluations, workers=executor,
-                            callback=callback, max_time=solver.max_time, cache=cache)
+                            callback=callback, max_time=solver.max_time, cache=cache,
+                            speculative_trials=solver.speculative_trials)
         J = _fresh_jacobian(model, res, x0, lb, ub, executor, cache)
     finally:
         if display is not None:
@@ -151,6 +152,7 @@ def _summarize(job, data, res, J, trace, seconds):
         "message": res.message,
         "success": bool(res.success),
         "evaluations": int(res.nfev_total),
+        "rounds": int(res.nrounds),
         "iterations": int(res.nit),
         "runs": counts,
         "failures": [{"values": params.values(f["x"]), "purpose": f["purpose"],

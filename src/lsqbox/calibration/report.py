@@ -35,7 +35,8 @@ def format_report(result, min_correlation=0.5):
              f"    reduced chi-square  = {_fmt(result['reduced_chi_square'])}"
              + ("" if result["weighted"] else "   (unweighted: errors scaled by it)"),
              f"    iterations          = {result['iterations']}",
-             f"    model evaluations   = {result['evaluations']} requested by the solver",
+             f"    model evaluations   = {result['evaluations']} requested by the solver"
+             + (f", in {result['rounds']} rounds" if result.get("rounds") else ""),
              "    program runs        = " + ", ".join(
                  f"{v} {k}" for k, v in sorted(result["runs"].items())),
              f"    alignment to data   = {', '.join(result['alignment']) or 'n/a'}",

@@ -52,6 +52,10 @@ class LMStrategy:
         self.first_iteration = True
         self._factors_for = None
 
+    # Set by `propose` and read by `judge`: the driver restores it for the
+    # trial it judges when it proposed several (driver._speculative_round).
+    proposal_state = ("par",)
+
     def initial_radius(self, lin):
         if self.adaptive:
             acnorm = column_norms(lin.J)

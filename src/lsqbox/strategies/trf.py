@@ -62,6 +62,11 @@ class TRFStrategy(TrustRegionRules):
         self._scaled_at = None
         self._unit_scale = None
 
+    # Set by `propose` (the LM parameter's warm start): the driver restores
+    # it for the trial it judges when it proposed several
+    # (driver._speculative_round).
+    proposal_state = ("alpha",)
+
     # -- once per problem -------------------------------------------------
     def initial_radius(self, lin):
         if self.bounded:
