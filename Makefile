@@ -34,6 +34,7 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/more_wild/run.py
 	$(PY) benchmarks/more_wild/run.py --noise
 	$(PY) benchmarks/bench_calibration.py
+	$(PY) benchmarks/bench_speculative.py
 	$(PY) benchmarks/assemble_docs.py
 
 clean:

@@ -20,6 +20,7 @@ PARTS = [
     ("NIST StRD: certified digits, lm, ftol = xtol = gtol = 1e-15", "benchmarks_nist_lm_tight.md"),
     ("Moré–Wild derivative-free benchmark (53 problems)", "benchmarks_more_wild.md"),
     ("Calibration of external programs (lsqbox fit)", "benchmarks_calibration.md"),
+    ("Speculative trials: rounds of evaluations", "benchmarks_speculative.md"),
 ]
 
 
