@@ -138,7 +138,8 @@ def noise_optimal_scale(D_a, h_a, D_b, h_b, f, noise, scale, factor=1.0):
     bounds), keep their multiplier. Returns the new
     multipliers (`scale` times the ratio of h_j to the steps used, within
     [1/64, 1] of the default step)."""
-    scale = np.broadcast_to(np.asarray(scale, dtype=float), h_a.shape).copy()
+    scale = np.broadcast_to(np.asarray(1.0 if scale is None else scale, dtype=float),
+                            h_a.shape).copy()
     level = noise * float(np.linalg.norm(f))
     if level == 0:
         return scale

@@ -114,8 +114,8 @@ class FiniteDifferenceJacobian:
         # Broyden's noisy restarts set it to -1, +-0.5 (new points); 1.0 otherwise.
         self.step_factor = 1.0
         # Per-column multipliers of the default step (Broyden's noisy restarts
-        # learn them from the curvature: noise_optimal_scale); 1 otherwise.
-        self.column_scale = 1.0
+        # learn them from the curvature: noise_optimal_scale); None: all 1.
+        self.column_scale = None
         self.last_steps = None           # signed steps of the last full Jacobian
         self.frozen = _NONE_FROZEN
         self._eye = None
@@ -131,7 +131,8 @@ class FiniteDifferenceJacobian:
         # step_factor: 1 except in Broyden's noisy restarts (broyden.restart_step_factor)
         default = np.maximum(abs_x, self.typical)
         default *= self.eps_r * abs(self.step_factor)
-        default *= self.column_scale
+        if self.column_scale is not None:
+            default *= self.column_scale
         default = np.copysign(default, sign_of)
         if self.step_factor < 0:             # the other side, in noisy restarts
             default = -default
