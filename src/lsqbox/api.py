@@ -273,7 +273,9 @@ def _jacobian_source(opts, problem, x0, f_dtype, m, n, noise_level=None,
     if opts.jac == "broyden":
         fd = FiniteDifferenceJacobian(problem, "2-point", x0, opts.lb, opts.ub, f_dtype,
                                       diff_step=opts.diff_step, noise=noise_level)
-        return BroydenJacobian(fd, n, opts.x_scale, jac_options, stochastic_noise=stochastic)
+        source = BroydenJacobian(fd, n, opts.x_scale, jac_options, stochastic_noise=stochastic)
+        source.max_evaluations = opts.max_nfev
+        return source
     sparsity = None
     if opts.jac_sparsity is not None:
         sparsity = check_jac_sparsity(opts.jac_sparsity, m, n)

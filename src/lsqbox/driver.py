@@ -488,7 +488,10 @@ class _Loop:
         if not fraction:
             return
         if self.Delta_before_shrinks is not None:
-            self.Delta = max(self.Delta, fraction * self.Delta_before_shrinks)
+            restored = fraction * self.Delta_before_shrinks
+            if fraction > 1.0:      # widened after fruitless noisy restarts
+                restored = min(restored, self.strategy.initial_radius(self.it.linearization()))
+            self.Delta = max(self.Delta, restored)
         self.Delta_before_shrinks = None
 
     # -- helpers ----------------------------------------------------------------

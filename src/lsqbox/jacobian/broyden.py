@@ -87,6 +87,15 @@ DEFAULT_OPTIONS = {
 }
 
 
+# Radius factor per fruitless noisy restart in a row (take_refresh_notice).
+# Measured on the noisy Moré-Wild set over six noise seeds (f_L over the
+# variants compared, method='trf'): 88% -> 92% solved at tau = 1e-5, 75.5% ->
+# 77% by the noise-free f; deterministic noise, seeds 1-3: -1.3 and +1.3
+# points. Against the published f_L (DFO-LS and lm included) the means are
+# unchanged (79%; noise-free 74% -> 76%).
+RESTART_WIDENING = 4.0
+
+
 def restart_step_factor(k, stochastic=False):
     """The finite-difference step factor of the k-th noisy restart (k >= 1).
 
@@ -217,9 +226,14 @@ class BroydenJacobian:
         self._at_noise_level = False
         self._restart_notice = False
         self.trials_since_restart = 0
+        self.decreases_since_restart = 0
+        self.fruitless_restarts = 0
         self.restart_factor = 1.0
         self._restored_at = None
         self._tried_fresh_at = None
+        # The evaluation budget (max_nfev; set by least_squares): refreshes
+        # never run past it. None: no limit here.
+        self.max_evaluations = None
 
     def _reset_counters(self):
         self.updates = 0
@@ -287,6 +301,7 @@ class BroydenJacobian:
         self._at_noise_level = (self._noisy() and ratio is not None
                                 and ratio < self.options["poor_ratio"] and short)
         if ratio is not None:
+            self.decreases_since_restart += ratio > 0
             self.poor = self.poor + 1 if ratio < self.options["poor_ratio"] else 0
             self.shrinks = self.shrinks + 1 if shrunk else 0
 
@@ -409,6 +424,9 @@ class BroydenJacobian:
         self.J += R.dot(coef)
 
     def _begin_restart(self):
+        fruitless = self.restarts and self.decreases_since_restart == 0
+        self.fruitless_restarts = self.fruitless_restarts + 1 if fruitless else 0
+        self.decreases_since_restart = 0
         self.restarts += 1
         self.trials_since_restart = 0
         self.restart_factor = restart_step_factor(self.restarts, self.stochastic_noise)
@@ -442,7 +460,13 @@ class BroydenJacobian:
         notice, self._refresh_notice = self._refresh_notice, False
         restart, self._restart_notice = self._restart_notice, False
         if restart:
-            return 1.0      # back to the radius the restart began with
+            # Back to the radius the restart began with; after restarts in a
+            # row that lowered the cost nowhere, RESTART_WIDENING times more
+            # for each (the driver caps it at the initial radius): a radius
+            # whose every trial fails at the noise level (Rosenbrock's wall
+            # from x0 = (-12, 10): f ~ 1e5, steps of 0.09 while the valley is
+            # 5 away) would otherwise be restored again and again.
+            return RESTART_WIDENING ** min(self.fruitless_restarts, 20)
         return self.options["radius_restore"] if notice else 0.0
 
     # -- refresh policy ----------------------------------------------------
@@ -479,6 +503,20 @@ class BroydenJacobian:
             unexplored = self._unexplored_columns()
             if 0 < unexplored.size < self.n:
                 cols = unexplored
+        room = (None if self.max_evaluations is None or self.J is None
+                else self.max_evaluations - self.fd.problem.nfev)
+        if room is not None and room < (self.n if cols is None else cols.size):
+            # max_nfev counts every call: a refresh takes the columns the
+            # budget can pay for, the least explored first, or none.
+            order = [] if cols is None else list(cols)
+            for j in list(self._unexplored_columns()) + list(range(self.n)):
+                if j not in order:
+                    order.append(j)
+            cols = np.array(order[:max(room, 0)], dtype=int)
+            if not cols.size:
+                self._refresh_due = self._full_refresh_due = False
+                self._reset_counters()
+                return
         if cols is None:
             J_new = np.asarray(self.fd.jacobian(x, f), dtype=float)
             here = np.asarray(x, dtype=float).tobytes()
