@@ -341,6 +341,8 @@ class BroydenJacobian:
         refreshing after each of them would chase that error, n + 1
         evaluations at a time."""
         x = np.asarray(x, dtype=float)
+        if self._budget_room() == 0:
+            return False            # no evaluation left for a refresh
         if self._noisy():
             # Noisy residuals: the tolerance tests see the noise, not the
             # optimum. Like DFO-LS with objfun_has_noise (Cartis, Fiala,
@@ -423,6 +425,12 @@ class BroydenJacobian:
         coef = np.linalg.solve(G, W.T)               # (S^T W S)^-1 S^T W
         self.J += R.dot(coef)
 
+    def _budget_room(self):
+        """Evaluations left in max_nfev (None: no limit known here)."""
+        if self.max_evaluations is None:
+            return None
+        return max(self.max_evaluations - self.fd.problem.nfev, 0)
+
     def _begin_restart(self):
         fruitless = self.restarts and self.decreases_since_restart == 0
         self.fruitless_restarts = self.fruitless_restarts + 1 if fruitless else 0
@@ -503,8 +511,7 @@ class BroydenJacobian:
             unexplored = self._unexplored_columns()
             if 0 < unexplored.size < self.n:
                 cols = unexplored
-        room = (None if self.max_evaluations is None or self.J is None
-                else self.max_evaluations - self.fd.problem.nfev)
+        room = None if self.J is None else self._budget_room()
         if room is not None and room < (self.n if cols is None else cols.size):
             # max_nfev counts every call: a refresh takes the columns the
             # budget can pay for, the least explored first, or none.
