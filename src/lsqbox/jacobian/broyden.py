@@ -144,9 +144,9 @@ def noise_optimal_scale(D_a, h_a, D_b, h_b, f, noise, scale, factor=1.0):
     forward difference wrong by tens of percent there, and a trust-region
     step from it fails at any radius. Columns whose measured curvature is
     not clearly above the noise, or whose two steps were on one side (the
-    bounds), keep their multiplier. Returns the new
-    multipliers (`scale` times the ratio of h_j to the steps used, within
-    [1/64, 1] of the default step)."""
+    bounds), keep their multiplier. Returns the new multipliers of the
+    default step, within [1/64, 1] (`scale`: the current ones, None for 1;
+    `factor`: the restart's step factor that h_b also carried)."""
     scale = np.broadcast_to(np.asarray(1.0 if scale is None else scale, dtype=float),
                             h_a.shape).copy()
     level = noise * float(np.linalg.norm(f))
@@ -519,7 +519,7 @@ class BroydenJacobian:
             for j in list(self._unexplored_columns()) + list(range(self.n)):
                 if j not in order:
                     order.append(j)
-            cols = np.array(order[:max(room, 0)], dtype=int)
+            cols = np.array(order[:room], dtype=int)
             if not cols.size:
                 self._refresh_due = self._full_refresh_due = False
                 self._reset_counters()
