@@ -120,9 +120,10 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
         path). With k, each round evaluates the step for the trust radius and
         the steps for the k radii that rejections of the steps before would
         leave (a quarter of each step), as one batch: with idle `workers` they
-        cost the wall time of one evaluation. The best point (lowest cost) is
-        judged with its own radius; with jac='broyden' every point also
-        updates the Jacobian. ``result.nrounds`` counts the rounds. The path
+        cost the wall time of one evaluation. The first of them, in that
+        order, that lowers the cost is judged with its own radius (as the
+        one-at-a-time loop would have reached it); with jac='broyden' every
+        point also updates the Jacobian. ``result.nrounds`` counts the rounds. The path
         does not depend on `workers` (serial and parallel give the same
         result), but it is not SciPy's path.
 

@@ -354,16 +354,15 @@ class _Loop:
             states.append({name: getattr(strategy, name) for name in names})
             Delta = 0.25 * trial.step_h_norm
         values = self.problem.evaluate_many([t.x_new for t in trials], TRIAL)
-        chosen = None
+        evaluable = []
         for k, f_new in enumerate(values):
-            evaluable = not isinstance(f_new, Failure)
-            self.failures.recent.append(evaluable)
-            if not evaluable:
-                continue
-            if f_new.dtype != np.float64:
-                values[k] = f_new = f_new.astype(float)
-            if chosen is None or (self.loss.cost(values[chosen]) >= self.it.cost):
-                chosen = k
+            self.failures.recent.append(not isinstance(f_new, Failure))
+            if not isinstance(f_new, Failure):
+                evaluable.append(k)
+                if f_new.dtype != np.float64:
+                    values[k] = f_new.astype(float)
+        chosen = next((k for k in evaluable if self.loss.cost(values[k]) < self.it.cost),
+                      evaluable[-1] if evaluable else None)
         if chosen is None:
             # Every point failed: the radius shrinks below the smallest one.
             limit_reached = self.failures.failed(values[-1], radii[-1])
