@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .damping import GaussNewtonDamping
+from .crawl import ValleyCrawl
 from .linalg.operators import jac_scale
 from .linalg.vector import norm2
 from .problem import TRIAL, Failure
@@ -236,6 +237,9 @@ class _Loop:
         self.secant = self.refresh_notice is not None
         self.damping = None if self.secant else GaussNewtonDamping()
         self._last_trial = None         # secant sources: (x, f) of the latest trial
+        # Geodesic acceleration in a crawl along a valley (crawl.py).
+        self.crawl = (ValleyCrawl() if not self.secant and loss.is_linear
+                      and getattr(strategy, "accelerates", False) else None)
 
     # -- the story ------------------------------------------------------------
     def solve(self, x0, f0, J0=None):
@@ -317,6 +321,8 @@ class _Loop:
             if first and self.damping is not None:
                 trial = self.damping.adjust(trial, self.it.x)
             first = False
+            if self.crawl is not None:
+                trial = self.crawl.accelerate(trial, self.lin, self.strategy)
             f_new = self._evaluate(trial)
             if isinstance(f_new, Failure):
                 if self._failed_step(trial, f_new):
@@ -425,6 +431,10 @@ class _Loop:
         self.actual_reduction = verdict.actual_reduction
         if self.damping is not None:
             self.damping.learn(trial, verdict.actual_reduction)
+        if self.crawl is not None:
+            self.crawl.observe(trial, verdict.accepted, Delta_old,
+                               self.strategy.bound_hit(trial, Delta_old),
+                               self.it.x, self.it.f_true)
         if self.settings.verbose == 2:
             self.step_norm = norm2(trial.step)
         self.status, self.Delta = self.failures.evaluable(verdict, verdict.Delta)

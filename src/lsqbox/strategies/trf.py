@@ -179,6 +179,24 @@ class TRFStrategy(TrustRegionRules):
                      gn_reduction=predicted if gauss_newton else None,
                      slope=float(self.g_h.dot(step_h)) if self.interpolated_shrink else None)
 
+    @property
+    def accelerates(self):
+        """Geodesic acceleration is available (crawl.py): exact steps, no bounds."""
+        return self.tr_solver == "exact" and not self.bounded
+
+    def acceleration(self, rpp):
+        """Transtrum & Sethna's geodesic acceleration for the last proposed step,
+        a = -(J^T J + alpha D^-2)^-1 J^T rpp with the step's LM parameter
+        alpha (crawl.py), from the SVD of J_h = J D: in scaled variables
+        a_h = -V diag(1 / (s^2 + alpha)) V^T J_h^T rpp, a = D a_h. Returns
+        (a, ||a_h||)."""
+        c = self.V.T.dot(self.J_h.T.dot(rpp))
+        denom = self.s * self.s + self.alpha
+        c = np.divide(c, denom, out=np.zeros_like(c), where=denom > 0)
+        a_h = -self.V.dot(c)
+        a = a_h if self.d is None else self.d * a_h
+        return a, norm2(a_h)
+
     def radius_changed(self, Delta_old, Delta_new):
         """Keep the LM parameter roughly consistent with the new radius."""
         self.alpha *= Delta_old / Delta_new
@@ -249,3 +267,4 @@ class TRFStrategy(TrustRegionRules):
             r_h = p_h * p_stride + r_h * r_stride
             return d * r_h, r_h, -r_value
         return ag * ag_stride, ag_h * ag_stride, -ag_value
+
