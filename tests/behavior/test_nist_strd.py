@@ -47,11 +47,10 @@ TIGHT = dict(ftol=1e-15, xtol=1e-15, gtol=1e-15)
 # (method, dataset, start) -> reason, with the LRE measured on 2026-11-23
 # (scipy 1.17's in brackets). All are failures of SciPy too: MGH17 and
 # Bennett5 from start 1 exhaust the default budget (100 n evaluations) in a
-# curved valley; BoxBOD from start 1 has a gradient that vanishes to gtol at
+# curved valley (trf solves them since it accelerates such crawls, crawl.py;
+# lm does not); BoxBOD from start 1 has a gradient that vanishes to gtol at
 # the start for 'lm' (MINPACK's cosine test), as it does in SciPy.
 XFAIL_DEFAULT: dict[tuple[str, str, int], str] = {
-    ("trf", "MGH17", 1): "LRE 0.00 (scipy 0.00): max_nfev=500 reached in the valley",
-    ("trf", "Bennett5", 1): "LRE 1.89 (scipy 1.89): max_nfev=300 reached",
     ("lm", "BoxBOD", 1): "LRE 0.00 (scipy 0.00): gtol met at the start (cosine test)",
     ("lm", "Bennett5", 1): "LRE 0.47 (scipy 0.47): max_nfev=300 reached",
     ("lm", "MGH17", 1): "scipy 0.00 (500 evaluations); lsqbox reaches 6.4 in 491 or "
