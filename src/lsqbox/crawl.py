@@ -82,10 +82,9 @@ class ValleyCrawl:
         self.previous = None     # (x, f) of the accepted point before the current one
         self.engaged = False
 
-    def observe(self, trial, accepted, Delta, bound_hit, x, f):
-        """Learn from a judged trial from the point (x, f) at radius Delta."""
-        if not accepted:
-            return
+    def observe(self, trial, Delta, bound_hit, x, f):
+        """Learn from an accepted trial from the point (x, f) at radius Delta
+        (rejected trials tell nothing about the valley's direction)."""
         v = trial.velocity if isinstance(trial, AcceleratedTrial) else trial.step
         if bound_hit and self.last_step is not None and _parallel(v, self.last_step):
             self.radii.append(Delta)

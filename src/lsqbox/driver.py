@@ -431,9 +431,8 @@ class _Loop:
         self.actual_reduction = verdict.actual_reduction
         if self.damping is not None:
             self.damping.learn(trial, verdict.actual_reduction)
-        if self.crawl is not None:
-            self.crawl.observe(trial, verdict.accepted, Delta_old,
-                               self.strategy.bound_hit(trial, Delta_old),
+        if self.crawl is not None and verdict.accepted:
+            self.crawl.observe(trial, Delta_old, self.strategy.bound_hit(trial, Delta_old),
                                self.it.x, self.it.f_true)
         if self.settings.verbose == 2:
             self.step_norm = norm2(trial.step)

@@ -24,7 +24,7 @@ def _feed(crawl, radii, direction=np.array([1.0, 0.0])):
     x = np.zeros(2)
     for Delta in radii:
         step = Delta * direction
-        crawl.observe(_trial(step, x), True, Delta, True, x, np.zeros(3))
+        crawl.observe(_trial(step, x), Delta, True, x, np.zeros(3))
         x = x + step
 
 
@@ -53,7 +53,7 @@ def test_a_step_inside_the_region_or_a_turn_ends_the_crawl():
     _feed(crawl, [1.0] * (STREAK + 1))
     assert crawl.engaged
     x = np.zeros(2)
-    crawl.observe(_trial(np.array([0.0, 1.0]), x), True, 1.0, True, x, np.zeros(3))
+    crawl.observe(_trial(np.array([0.0, 1.0]), x), 1.0, True, x, np.zeros(3))
     assert not crawl.engaged
 
 
@@ -106,14 +106,17 @@ def test_the_correction_uses_the_curvature_from_the_previous_point():
     np.testing.assert_allclose(r(x + out.step), r(x) + jac(x) @ v, atol=1e-12)
 
 
-@pytest.mark.parametrize("name,nfev,digits", [("MGH17", 262, 7.2), ("Bennett5", 104, 5.6)])
+@pytest.mark.parametrize("name,nfev,digits", [("MGH17", 350, 6.5), ("Bennett5", 150, 5.0)])
 def test_the_nist_crawls_are_solved_within_the_default_budget(name, nfev, digits):
     # Before: MGH17 s1 ran out of its 500 evaluations (0.0 digits; 988 to
     # solve it), Bennett5 s1 out of its 300 (0.5 digits; 823 to solve).
+    # Measured after: 262 evaluations and 7.3 digits, 104 and 5.6. The paths
+    # are hundreds of steps long and their last bits depend on the CPU's
+    # rounding, so the test bounds them with a margin rather than pinning.
     ds = nist_strd.load(name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = least_squares(ds.residuals, ds.start(1))
     assert res.success
-    assert res.nfev == nfev
+    assert res.nfev <= nfev
     assert ds.min_lre(res.x) >= digits

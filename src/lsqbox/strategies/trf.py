@@ -267,4 +267,3 @@ class TRFStrategy(TrustRegionRules):
             r_h = p_h * p_stride + r_h * r_stride
             return d * r_h, r_h, -r_value
         return ag * ag_stride, ag_h * ag_stride, -ag_value
-
