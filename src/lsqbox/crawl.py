@@ -38,8 +38,8 @@ Two deliberate differences from the paper:
   evaluation solves MGH17 s1 in 297 and Bennett5 s1 in 190 evaluations,
   this one in 260 and 99.
 * It engages only in a crawl (`ValleyCrawl.observe`), never elsewhere:
-  every other step is SciPy's, so lsqbox stays a drop-in for SciPy on
-  problems that do not crawl. The radius rule, the ratio test (against the
+  every other step is what it was without this module, so lsqbox stays a
+  drop-in for SciPy on problems that do not crawl. The radius rule, the ratio test (against the
   model's prediction for v, which the corrected step is meant to realize)
   and the tolerance tests are unchanged.
 
@@ -59,7 +59,7 @@ __all__ = ["ValleyCrawl"]
 # Accepted boundary steps in a row, each (up to sign) parallel to the one
 # before, with a radius that did not grow over the second half of them, before
 # the crawl is acted on. The crawls that exhaust the budget last hundreds of
-# steps, so waiting costs little (MGH17 s1 / Bennett5 s1: 262 / 105
+# steps, so waiting costs little (MGH17 s1 / Bennett5 s1: 262 / 104
 # evaluations with 16, 260 / 99 with 8); a short parallel run on an ordinary
 # problem is not taken for a crawl.
 STREAK = 16
