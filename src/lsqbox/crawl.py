@@ -77,8 +77,13 @@ class ValleyCrawl:
     while it lasts."""
 
     def __init__(self):
-        self.radii = []          # radius of each accepted crawling step in a row
-        self.last_step = None    # the last accepted step (its velocity)
+        # The current run of accepted boundary steps (their velocities),
+        # preceded by the accepted step before it, and the radius of each step
+        # of the run. Their directions are compared lazily, once the run is
+        # long enough to count (`_check`): on ordinary problems, runs of
+        # boundary steps are short and cost an append each.
+        self.run = []
+        self.radii = []
         self.previous = None     # (x, f) of the accepted point before the current one
         self.engaged = False
 
@@ -86,18 +91,35 @@ class ValleyCrawl:
         """Learn from an accepted trial from the point (x, f) at radius Delta
         (rejected trials tell nothing about the valley's direction)."""
         v = trial.velocity if isinstance(trial, AcceleratedTrial) else trial.step
-        if bound_hit and self.last_step is not None and _parallel(v, self.last_step):
-            self.radii.append(Delta)
-        else:
-            self.radii = []
-            self.engaged = False
-        self.last_step = v
         self.previous = (x, f)
-        if not self.engaged and len(self.radii) >= STREAK:
-            recent = self.radii[-STREAK:]
-            half = STREAK // 2
-            # A steadily growing radius is a good model at work, not a crawl.
-            self.engaged = max(recent[half:]) <= max(recent[:half])
+        if not (bound_hit and self.run) or (self.engaged and not _parallel(v, self.run[-1])):
+            self.run, self.radii, self.engaged = [v], [], False
+            return
+        if self.engaged:
+            self.run[-1] = v        # only the last direction matters now
+            return
+        self.run.append(v)
+        self.radii.append(Delta)
+        if len(self.radii) >= STREAK:
+            self._check()
+
+    def _check(self):
+        """Engage when the last STREAK steps of the run each point (up to sign)
+        along the one before and the radius did not grow over the second half
+        of them; otherwise drop the run up to its last turn."""
+        V = np.array(self.run[-(STREAK + 1):])
+        dots = np.einsum("ij,ij->i", V[1:], V[:-1])
+        squares = np.einsum("ij,ij->i", V, V)
+        turns = np.flatnonzero(~(np.abs(dots) > PARALLEL * np.sqrt(squares[1:] * squares[:-1])))
+        if turns.size:
+            # Step turns[-1] + 1 of these turned: the run restarts from it.
+            start = len(self.run) - (STREAK + 1) + turns[-1] + 1
+            self.run, self.radii = self.run[start:], self.radii[start:]
+            return
+        self.run, self.radii = self.run[-(STREAK + 1):], self.radii[-STREAK:]
+        half = STREAK // 2
+        # A steadily growing radius is a good model at work, not a crawl.
+        self.engaged = max(self.radii[half:]) <= max(self.radii[:half])
 
     def accelerate(self, trial, lin, strategy):
         """The trial with the geodesic correction (module docstring), or the

@@ -321,7 +321,7 @@ class _Loop:
             if first and self.damping is not None:
                 trial = self.damping.adjust(trial, self.it.x)
             first = False
-            if self.crawl is not None:
+            if self.crawl is not None and self.crawl.engaged:
                 trial = self.crawl.accelerate(trial, self.lin, self.strategy)
             f_new = self._evaluate(trial)
             if isinstance(f_new, Failure):
@@ -432,8 +432,7 @@ class _Loop:
         if self.damping is not None:
             self.damping.learn(trial, verdict.actual_reduction)
         if self.crawl is not None and verdict.accepted:
-            self.crawl.observe(trial, Delta_old, self.strategy.bound_hit(trial, Delta_old),
-                               self.it.x, self.it.f_true)
+            self.crawl.observe(trial, Delta_old, verdict.bound_hit, self.it.x, self.it.f_true)
         if self.settings.verbose == 2:
             self.step_norm = norm2(trial.step)
         self.status, self.Delta = self.failures.evaluable(verdict, verdict.Delta)

@@ -36,6 +36,32 @@ def test_a_crawl_at_a_steady_radius_engages_after_the_streak():
     assert crawl.engaged
 
 
+def test_a_turn_within_a_run_restarts_the_streak_at_the_turning_step():
+    crawl = ValleyCrawl()
+    _feed(crawl, [1.0] * 10)
+    # The first step along e2 turns: it starts a new run, and the streak
+    # needs STREAK more steps along e2 (also when the turn is only found
+    # once the run is long enough to be checked).
+    _feed(crawl, [1.0] * STREAK, direction=np.array([0.0, 1.0]))
+    assert not crawl.engaged
+    assert len(crawl.radii) == STREAK - 1
+    _feed(crawl, [1.0], direction=np.array([0.0, -1.0]))   # up to sign
+    assert crawl.engaged
+
+
+def test_a_step_inside_the_region_resets_the_run():
+    crawl = ValleyCrawl()
+    _feed(crawl, [1.0] * (STREAK - 1))
+    x = np.zeros(2)
+    crawl.observe(_trial(np.array([0.5, 0.0]), x), 1.0, False, x, np.zeros(3))
+    # The interior step precedes the new run (its direction counts, not its
+    # radius): STREAK boundary steps after it make the streak.
+    _feed(crawl, [1.0] * (STREAK - 1))
+    assert not crawl.engaged
+    _feed(crawl, [1.0])
+    assert crawl.engaged
+
+
 def test_a_double_then_reject_cycle_engages():
     crawl = ValleyCrawl()
     _feed(crawl, [0.5, 1.0] * STREAK)

@@ -21,6 +21,7 @@ class Verdict:
     status: object           # a Status or None
     actual_reduction: float
     ratio: float
+    bound_hit: bool = False   # the step reached the trust-region boundary (trf, dogbox)
 
 
 def update_radius(Delta, actual_reduction, predicted_reduction, step_norm, bound_hit):
@@ -101,9 +102,10 @@ class TrustRegionRules:
 
     def judge(self, Delta, trial, cost, cost_new, x_norm, ftol, xtol):
         actual_reduction = cost - cost_new
+        bound_hit = self.bound_hit(trial, Delta)
         Delta_new, ratio = update_radius(Delta, actual_reduction,
                                          trial.predicted_reduction, trial.step_h_norm,
-                                         self.bound_hit(trial, Delta))
+                                         bound_hit)
         if ratio < 0.25 and self.interpolated_shrink:
             Delta_new = interpolated_shrink(Delta, actual_reduction, trial.slope, cost,
                                             cost_new, trial.step_h_norm)
@@ -114,7 +116,7 @@ class TrustRegionRules:
             self.radius_changed(Delta, Delta_new)
             Delta = Delta_new
         return Verdict(accepted=actual_reduction > 0, Delta=Delta, status=status,
-                       actual_reduction=actual_reduction, ratio=ratio)
+                       actual_reduction=actual_reduction, ratio=ratio, bound_hit=bound_hit)
 
     def radius_changed(self, Delta_old, Delta_new):
         """Hook for strategies that keep radius-dependent state."""
