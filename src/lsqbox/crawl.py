@@ -44,9 +44,15 @@ Two deliberate differences from the paper:
   and the tolerance tests are unchanged.
 
 The acceleration needs the factorization of the current point (trf with
-tr_solver='exact', the SVD), a linear loss, no bounds (a corrected step
-could leave the box) and an exact Jacobian source (not jac='broyden');
-elsewhere the driver does without.
+tr_solver='exact': the SVD of J; lm: the pivoted QR and the SVD of R D^-1
+that lmpar uses), a linear loss, no bounds (a corrected step could leave the
+box) and a Jacobian that is not a secant model (not jac='broyden');
+elsewhere the driver does without. The strategy says whether it can
+(`accelerates`), computes a (`acceleration`), and reports whether a step
+reached the trust-region boundary (`Verdict.bound_hit`; for lm, a positive
+LM parameter). Measured on the NIST problems at default settings: trf 52 ->
+54 of 54 with at least 4 digits, lm 52 -> 53 (BoxBOD start 1 stays SciPy's
+gtol stop at x0); lm's total evaluations 2314 -> 1323.
 """
 from math import sqrt
 
@@ -142,9 +148,14 @@ class ValleyCrawl:
         if not 2.0 * a_h_norm <= MAX_ACCELERATION * trial.step_h_norm:
             return trial
         step = v + 0.5 * a
-        return AcceleratedTrial(
+        accelerated = AcceleratedTrial(
             velocity=v, x_new=lin.x + step, step=step, step_h_norm=trial.step_h_norm,
             predicted_reduction=trial.predicted_reduction, tr_hit=trial.tr_hit)
+        # What else the strategy attached to its trial for `judge` (lm: ||J v||)
+        # is the velocity's too.
+        for name, value in vars(trial).items():
+            accelerated.__dict__.setdefault(name, value)
+        return accelerated
 
 
 class AcceleratedTrial(Trial):

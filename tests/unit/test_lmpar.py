@@ -5,7 +5,7 @@ from numpy.linalg import norm
 from numpy.testing import assert_allclose
 from scipy.linalg import qr
 
-from lsqbox.linalg.lmpar import lmpar
+from lsqbox.linalg.lmpar import LMSubproblem, lmpar
 
 
 def factor(J, f):
@@ -88,3 +88,27 @@ def test_rank_deficient_R():
     assert np.all(np.isfinite(x)) and par > 0
     assert abs(norm(x) - Delta) <= 0.1 * Delta * (1 + 1e-12)
     assert x[3] == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("par", [0.0, 1e-3, 2.5])
+def test_solve_regularized_for_another_right_hand_side(par):
+    rng = np.random.default_rng(5)
+    J, f = rng.normal(size=(9, 4)), rng.normal(size=9)
+    D = rng.uniform(0.3, 3.0, 4)
+    R, perm, qtf = factor(J, f)
+    c = J.T @ rng.normal(size=9)
+    x = LMSubproblem(R, perm, D, qtf).solve_regularized(c, par)
+    assert_allclose((J.T @ J + par * np.diag(D ** 2)) @ x, c, rtol=1e-9, atol=1e-12)
+
+
+def test_solve_regularized_leaves_out_a_null_direction_at_par_zero():
+    rng = np.random.default_rng(6)
+    J = rng.normal(size=(8, 3))
+    J = np.column_stack((J, np.zeros(8)))         # column 3 does nothing
+    R, perm, qtf = factor(J, rng.normal(size=8))
+    R[np.abs(R) < 1e-12] = 0.0
+    c = J.T @ rng.normal(size=8)                  # no component along e_3
+    x = LMSubproblem(R, perm, np.ones(4), qtf).solve_regularized(c, 0.0)
+    assert np.all(np.isfinite(x))
+    assert x[3] == pytest.approx(0.0, abs=1e-12)
+    assert_allclose(J.T @ J @ x, c, rtol=1e-9, atol=1e-12)

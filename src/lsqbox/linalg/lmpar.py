@@ -104,6 +104,19 @@ class LMSubproblem:
         x[self.perm] = y / self.d_perm
         return x
 
+    def solve_regularized(self, c, par):
+        """x with (J^T J + par D^2) x = c, for any right-hand side c (the
+        LM step is the one for c = J^T f). From the SVD of R D_P^-1 = U S V^T:
+        J^T J + par D^2 = P D_P V (S^2 + par) V^T D_P P^T; directions with
+        S^2 + par = 0 (a singular J at par = 0) get no component."""
+        self._factor()
+        y = self.Vt.dot(c[self.perm] / self.d_perm)
+        denom = self.s2 + par
+        y = np.divide(y, denom, out=np.zeros_like(y), where=denom > 0)
+        x = np.empty(self.n)
+        x[self.perm] = self.Vt.T.dot(y) / self.d_perm
+        return x
+
     def solve(self, Delta, par, max_iter=10):
         """Returns (par, x): the LM parameter and the solution x of the
         regularized normal equations (the step is -x)."""

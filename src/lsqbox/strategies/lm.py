@@ -19,8 +19,10 @@ user's fixed ``1 / x_scale``). Per trial: Moré's LM parameter for the radius
 Two additions shared with trf and dogbox (driver.py, damping.py): a full
 Gauss-Newton step (lambda = 0) that the previous one showed to overshoot is
 shortened, and an ftol verdict stands only when the model's next Gauss-Newton
-step promises less than 1e-3 ftol F (`promised_reduction`). Problems whose
-steps agree with the model take MINPACK's path step for step.
+step promises less than 1e-3 ftol F (`promised_reduction`). A third, shared
+with trf: a long crawl along a curved valley gets geodesic acceleration
+(crawl.py, `acceleration`). Problems whose steps agree with the model take
+MINPACK's path step for step.
 """
 from math import sqrt
 
@@ -85,6 +87,7 @@ class LMStrategy:
         self.acnorm = column_norms(lin.J)
         self.fnorm = norm2(lin.f)
         self.x = lin.x
+        self.J = lin.J
         self._factors_for = lin.J
 
     def optimality(self, lin):
@@ -139,6 +142,17 @@ class LMStrategy:
         trial.Jp_norm = Jp_norm
         return trial
 
+    # Geodesic acceleration in a crawl (crawl.py): MINPACK's steps have no
+    # bounds and a dense J.
+    accelerates = True
+
+    def acceleration(self, rpp):
+        """Transtrum & Sethna's geodesic acceleration for the last proposed
+        step, a = -(J^T J + par D^2)^-1 J^T rpp (crawl.py), from the
+        factorization lmpar uses. Returns (a, ||D a||)."""
+        a = -self.subproblem.solve_regularized(self.J.T.dot(rpp), self.par)
+        return a, norm2(self.diag * a)
+
     def promised_reduction(self, lin, g_norm, Delta):
         """The reduction of the cost the model promises for a full Gauss-Newton
         step from `lin` (None if the radius Delta cuts it): MINPACK's lmpar on
@@ -159,6 +173,7 @@ class LMStrategy:
         return 0.1 * min(Delta, trial.step_h_norm / 0.1)
 
     def judge(self, Delta, trial, cost, cost_new, x_norm, ftol, xtol):
+        bound_hit = self.par > 0        # lmpar cut the Gauss-Newton step
         fnorm = self.fnorm
         fnorm1 = sqrt(2.0 * cost_new)
         pnorm = trial.step_h_norm
@@ -214,7 +229,7 @@ class LMStrategy:
         elif self.gnorm <= EPSMCH:
             status = Status.GTOL
         return Verdict(accepted=accepted, Delta=Delta, status=status,
-                       actual_reduction=cost - cost_new, ratio=ratio)
+                       actual_reduction=cost - cost_new, ratio=ratio, bound_hit=bound_hit)
 
     def accept(self, trial):
         return trial.x_new
