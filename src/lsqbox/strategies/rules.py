@@ -21,7 +21,7 @@ class Verdict:
     status: object           # a Status or None
     actual_reduction: float
     ratio: float
-    bound_hit: bool = False   # the step reached the trust-region boundary (trf, dogbox)
+    bound_hit: bool = False   # the step reached the trust-region boundary (lm: par > 0)
 
 
 def update_radius(Delta, actual_reduction, predicted_reduction, step_norm, bound_hit):
