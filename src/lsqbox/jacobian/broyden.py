@@ -515,11 +515,9 @@ class BroydenJacobian:
         if room is not None and room < (self.n if cols is None else cols.size):
             # max_nfev counts every call: a refresh takes the columns the
             # budget can pay for, the least explored first, or none.
-            order = [] if cols is None else list(cols)
-            for j in list(self._unexplored_columns()) + list(range(self.n)):
-                if j not in order:
-                    order.append(j)
-            cols = np.array(order[:room], dtype=int)
+            first = self._unexplored_columns() if cols is None else cols
+            rest = np.setdiff1d(np.arange(self.n), first)
+            cols = np.concatenate((first, rest))[:room].astype(int)
             if not cols.size:
                 self._refresh_due = self._full_refresh_due = False
                 self._reset_counters()
