@@ -54,10 +54,9 @@ LM parameter). Measured on the NIST problems at default settings: trf 52 ->
 54 of 54 with at least 4 digits, lm 52 -> 53 (BoxBOD start 1 stays SciPy's
 gtol stop at x0); lm's total evaluations 2314 -> 1323.
 """
-from math import sqrt
-
 import numpy as np
 
+from .linalg.vector import nearly_parallel
 from .strategies import Trial
 
 __all__ = ["ValleyCrawl"]
@@ -71,11 +70,6 @@ __all__ = ["ValleyCrawl"]
 STREAK = 16
 PARALLEL = 0.99          # |cos| between consecutive steps in a crawl
 MAX_ACCELERATION = 0.75  # 2 |a| / |v| (Transtrum & Sethna's alpha)
-
-
-def _parallel(a, b, limit=PARALLEL):
-    denom = sqrt(a.dot(a) * b.dot(b))
-    return denom > 0 and abs(a.dot(b)) > limit * denom
 
 
 class ValleyCrawl:
@@ -98,7 +92,7 @@ class ValleyCrawl:
         (rejected trials tell nothing about the valley's direction)."""
         v = trial.velocity if isinstance(trial, AcceleratedTrial) else trial.step
         self.previous = (x, f)
-        if not (bound_hit and self.run) or (self.engaged and not _parallel(v, self.run[-1])):
+        if not (bound_hit and self.run) or (self.engaged and not nearly_parallel(v, self.run[-1], PARALLEL)):
             self.run, self.radii, self.engaged = [v], [], False
             return
         if self.engaged:
@@ -116,7 +110,9 @@ class ValleyCrawl:
         V = np.array(self.run[-(STREAK + 1):])
         dots = np.einsum("ij,ij->i", V[1:], V[:-1])
         squares = np.einsum("ij,ij->i", V, V)
-        turns = np.flatnonzero(~(np.abs(dots) > PARALLEL * np.sqrt(squares[1:] * squares[:-1])))
+        # `nearly_parallel` for each pair of consecutive steps at once.
+        denom = np.sqrt(squares[1:] * squares[:-1])
+        turns = np.flatnonzero(~((denom > 0) & (np.abs(dots) >= PARALLEL * denom)))
         if turns.size:
             # Step turns[-1] + 1 of these turned: the run restarts from it.
             start = len(self.run) - (STREAK + 1) + turns[-1] + 1
@@ -140,7 +136,7 @@ class ValleyCrawl:
         v = trial.step
         x_prev, f_prev = self.previous
         s = lin.x - x_prev
-        if not _parallel(v, s):
+        if not nearly_parallel(v, s, PARALLEL):
             return trial
         t = v.dot(s) / s.dot(s)
         rpp = (2.0 * t * t) * (f_prev - lin.f + lin.J.dot(s))

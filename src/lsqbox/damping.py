@@ -38,10 +38,9 @@ strategies say which steps are full Gauss-Newton steps (`Trial.gauss_newton`:
 trf's and dogbox's exact steps, lm's steps with lambda = 0); jac='broyden'
 does without (driver.py).
 """
-from math import sqrt
-
 import numpy as np
 
+from .linalg.vector import nearly_parallel
 from .strategies import Trial
 
 __all__ = ["GaussNewtonDamping"]
@@ -68,9 +67,8 @@ class GaussNewtonDamping:
         if not trial.gauss_newton or self.kappa is None:
             return trial
         t = max(1.0 / self.kappa, SHORTEST)
-        step, last = trial.step, self.direction
-        denom = sqrt(step.dot(step) * last.dot(last))
-        if denom == 0 or abs(step.dot(last)) < PARALLEL * denom:
+        step = trial.step
+        if not nearly_parallel(step, self.direction, PARALLEL):
             return trial
         step = t * step
         return _DampedTrial(x_new=x + step, step=step, step_h_norm=t * trial.step_h_norm,
